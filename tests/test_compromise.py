@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from spinedetect.measure.compromise import compromise_at
+
+
+def test_uniform_canal_has_zero_compromise():
+    s = np.arange(0, 100, 1.0)
+    r = compromise_at(np.full(100, 150.0), s, 50)
+    assert r.pct == pytest.approx(0.0) and r.note is None
+
+
+def test_known_narrowing_and_references_skip_affected_run():
+    s = np.arange(0, 120, 1.0)
+    prof = np.full(s.shape, 200.0)
+    prof[:40] = 100.0  # a different normal level far above
+    abnormal = (s >= 55) & (s <= 75)
+    prof[abnormal] = 120.0
+    prof[65] = 80.0
+    r = compromise_at(prof, s, 65, abnormal)
+    # above: s in (25, 45] -> mixes 100 (s<40) and 200; below: s in [85, 105) -> 200
+    ref_a = prof[(s <= 45) & (s > 25)].mean()
+    assert r.reference_above == pytest.approx(ref_a)
+    assert r.reference_below == pytest.approx(200.0)
+    assert r.pct == pytest.approx((1 - 80.0 / ((ref_a + 200.0) / 2)) * 100)
+
+
+def test_one_sided_and_none():
+    s = np.arange(0, 40, 1.0)
+    prof = np.full(s.shape, 100.0)
+    prof[5] = 50.0
+    r = compromise_at(prof, s, 5)
+    assert r.reference_above is None and r.pct == pytest.approx(50.0) and "below" in r.note
+    r = compromise_at(np.full(5, 100.0), np.arange(5.0), 2)
+    assert r.pct is None and "no normal canal" in r.note
