@@ -16,3 +16,15 @@ def test_canal_is_csf_union_cord():
     assert canal_mask(labels).sum() == 2
     assert set(labels[canal_mask(labels)]) == {4, 5}
     assert set(labels[bone_mask(labels)]) == {1, 2, 6}
+
+
+def test_label_mapping_unions_and_unannotated():
+    from spinedetect.labels import SCHEMA_MAPPING, LabelMapping
+
+    vert = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.OSSEOUS_LESION)
+    m = LabelMapping("toy", {1: vert, 2: vert, 100: (Label.CSF, Label.CORD)})
+    assert m.unions() == [vert, (Label.CSF, Label.CORD)]
+    assert Label.DISC in m.unannotated and Label.CSF not in m.unannotated
+    coded, unions = m.union_index_map(np.array([[[0, 1, 2, 100, 7]]]))
+    assert coded.tolist() == [[[0, 1, 1, 2, 0]]]
+    assert len(SCHEMA_MAPPING.unions()) == 7 and SCHEMA_MAPPING.unannotated == ()

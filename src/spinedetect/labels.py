@@ -21,6 +21,8 @@ __all__ = [
     "union_mask",
     "canal_mask",
     "bone_mask",
+    "LabelMapping",
+    "SCHEMA_MAPPING",
 ]
 
 
@@ -81,3 +83,51 @@ def canal_mask(labels: np.ndarray) -> np.ndarray:
 def bone_mask(labels: np.ndarray) -> np.ndarray:
     """Boolean bone mask (body ∪ posterior elements ∪ osseous lesion) of a schema label map."""
     return union_mask(labels, BONE)
+
+
+class LabelMapping:
+    """How one data set's label values stand for unions of schema classes (partial labels).
+
+    ``values`` maps each source label value to the schema classes it stands for (a union: e.g. a
+    "vertebra" value stands for body ∪ posterior elements ∪ osseous lesion). ``annotated`` lists the
+    schema classes the data set labels at all; the others are unannotated and, for a partial-label loss
+    or an evaluation, are merged with background. Source value 0 is background unless mapped.
+    """
+
+    def __init__(self, name: str, values: dict[int, tuple[Label, ...]],
+                 annotated: tuple[Label, ...] | None = None) -> None:
+        self.name = name
+        self.values = {int(k): tuple(Label(c) for c in v) for k, v in values.items()}
+        covered = tuple(sorted({c for v in self.values.values() for c in v}))
+        self.annotated: tuple[Label, ...] = tuple(annotated) if annotated is not None else covered
+        missing = set(covered) - set(self.annotated)
+        if missing:
+            raise ValueError(f"{name}: mapped classes {sorted(int(m) for m in missing)} are not declared annotated")
+
+    @property
+    def unannotated(self) -> tuple[Label, ...]:
+        """Schema classes this data set does not label (merged with background)."""
+        return tuple(c for c in Label if c is not Label.BACKGROUND and c not in self.annotated)
+
+    def unions(self) -> list[tuple[Label, ...]]:
+        """The distinct unions of schema classes that the source values stand for, in value order."""
+        seen: list[tuple[Label, ...]] = []
+        for _, union in sorted(self.values.items()):
+            if union not in seen:
+                seen.append(union)
+        return seen
+
+    def union_index_map(self, labels: np.ndarray) -> tuple[np.ndarray, list[tuple[Label, ...]]]:
+        """Re-code a source label map as indices into :meth:`unions` (+1; 0 = background/unmapped)."""
+        unions = self.unions()
+        out = np.zeros(labels.shape, dtype=np.uint8)
+        for value, union in self.values.items():
+            out[labels == value] = unions.index(union) + 1
+        return out, unions
+
+    def __repr__(self) -> str:
+        return f"LabelMapping({self.name!r}, values={self.values!r}, annotated={self.annotated!r})"
+
+
+#: Identity mapping for schema label maps (phantoms, spinedetect's own outputs).
+SCHEMA_MAPPING = LabelMapping("schema", {int(c): (c,) for c in Label if c is not Label.BACKGROUND})
