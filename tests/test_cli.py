@@ -16,3 +16,14 @@ def test_unknown_command_is_exit_2_one_line(capsys):
 def test_no_command_prints_usage_and_fails(capsys):
     assert main([]) == 2
     assert "usage: spinedetect" in capsys.readouterr().err
+
+
+def test_logging_follows_the_current_stderr(capsys):
+    import logging
+
+    from spinedetect.cli.common import configure_logging
+
+    configure_logging(1)
+    logging.getLogger("spinedetect.test").info("hello from the log")
+    assert "hello from the log" in capsys.readouterr().err
+    configure_logging(0)
