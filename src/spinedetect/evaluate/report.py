@@ -41,7 +41,7 @@ def _fmt(x: object, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines = ["| " + " | ".join(str(h) for h in header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
     return lines + [""]
 
@@ -151,7 +151,7 @@ def _plots(doc: dict, out_dir: Path) -> list[Path]:
         pairs = m["canal_compromise"]["per_level"]
         t = [p["truth_pct"] for p in pairs]
         p = [p["pred_pct"] for p in pairs]
-        lo, hi = min(0.0, *t, *p), max(100.0, *t, *p)
+        lo, hi = min(0.0, *t, *p) - 3.0, max(100.0, *t, *p) + 3.0  # margin: points on 0 stay visible
         fig, ax = plt.subplots(figsize=(5, 5))
         ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="identity")
         ax.scatter(t, p, s=18, alpha=0.8)
