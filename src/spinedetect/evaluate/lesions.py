@@ -73,11 +73,13 @@ def _components(mask: np.ndarray, other: np.ndarray, affine: np.ndarray,
     labelled, n = ndimage.label(mask, structure=STRUCTURE_26)
     if n == 0:
         return []
-    index = np.arange(1, n + 1)
-    sizes = ndimage.sum_labels(np.ones_like(labelled), labelled, index)
-    overlap = ndimage.sum_labels(other, labelled, index)
-    centres = ndimage.center_of_mass(mask, labelled, index)
-    world = (np.c_[np.asarray(centres, dtype=np.float64), np.ones(n)] @ affine.T)[:, :3]
+    # Statistics over the mask's voxels only (bincount by component), not over the whole grid.
+    coords = np.nonzero(labelled)
+    comp = labelled[coords]
+    sizes = np.bincount(comp, minlength=n + 1)[1:]
+    overlap = np.bincount(comp, weights=other[coords], minlength=n + 1)[1:]
+    centres = np.stack([np.bincount(comp, weights=c, minlength=n + 1)[1:] for c in coords], axis=1) / sizes[:, None]
+    world = (np.c_[centres, np.ones(n)] @ affine.T)[:, :3]
     return [Lesion(voxels=int(sizes[i]), volume_mm3=float(sizes[i] * voxel_mm3),
                    centroid_mm=tuple(round(float(c), 2) for c in world[i]),  # type: ignore[arg-type]
                    matched=bool(overlap[i] > 0))

@@ -73,10 +73,13 @@ def surface_distances(pred: np.ndarray, truth: np.ndarray,
         raise ValueError(f"masks differ in shape: {pred.shape} vs {truth.shape}")
     if not pred.any() or not truth.any():
         raise ValueError("surface distances need two non-empty masks")
+    # Crop to the bounding box of both masks grown by one voxel (clipped to the array): the margin is
+    # background or the array border, so surfaces and distances are exactly those of the full arrays.
     both = pred | truth
-    box = ndimage.find_objects(both.astype(np.uint8))[0]
-    pred_s = _surface(pred)[box]
-    truth_s = _surface(truth)[box]
+    box = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n))
+                for s, n in zip(ndimage.find_objects(both.astype(np.uint8))[0], both.shape))
+    pred_s = _surface(pred[box])
+    truth_s = _surface(truth[box])
     sampling = [float(s) for s in spacing]
     to_truth = ndimage.distance_transform_edt(~truth_s, sampling=sampling)
     to_pred = ndimage.distance_transform_edt(~pred_s, sampling=sampling)
