@@ -12,8 +12,7 @@ def make_pair(tmp_path):
     write_case(truth, "case01", schema_labels(), t_doc)
     write_case(pred, "case01", schema_labels(shift=1), p_doc, json_name="report.json")
     write_case(truth, "case02", schema_labels(epidural=False), study_doc("none", [], (None, None, None)))
-    write_case(pred, "case02", schema_labels(lesion=False), study_doc("none", [], (None, None, None)),
-               json_name="report.json")
+    write_case(pred, "case02", schema_labels(lesion=False))  # no report.json: measured cases exclude it
     write_case(truth, "only_truth", schema_labels())
     write_case(pred, "only_pred", schema_labels(), json_name="report.json")
     return pred, truth
@@ -40,6 +39,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert doc["measurements"]["alert"]["urgent_missed"] == [{"case": "case01", "predicted": "watch",
                                                              "report_had_alert": True}]
     assert doc["measurements"]["worst_level"]["position_error_mm"]["max"] == 2.0
+    assert doc["cases_with_truth_json_but_no_report"] == ["case02"]
+    assert doc["measurements"]["n_cases"] == 1
     md = (out / "evaluation.md").read_text()
     assert "Urgent cases missed: case01 (predicted watch)" in md and ">= 1 voxel" in md
     stdout = capsys.readouterr().out

@@ -48,3 +48,21 @@ def test_real_ct_formats_are_told_apart(shared_data, tmp_path):
     ct = doc["cases"]["example_ct"]["classes"]
     assert ct["vertebral_body+posterior_elements+osseous_lesion"]["dice"] == 1.0
     assert ct["cord"]["dice"] == 1.0
+
+
+def test_real_cord_manual_mask_against_itself(shared_data, tmp_path):
+    src = shared_data / "real-cord" / "sct_t2_seg-manual.nii.gz"
+    img = nib.load(str(src))
+    cord = np.asanyarray(img.dataobj) > 0
+    pred = np.where(cord, int(Label.CORD), 0).astype(np.uint8)
+    (tmp_path / "pred").mkdir()
+    nib.save(nib.Nifti1Image(pred, img.affine), str(tmp_path / "pred" / "sct_t2_labels.nii.gz"))
+    out = tmp_path / "out"
+    # format guessed from the *_seg-manual names
+    assert main(["evaluate", "--pred", str(tmp_path / "pred"), "--truth", str(shared_data / "real-cord"),
+                 "--out", str(out), "--no-progress"]) == 0
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert doc["truth_format"] == "real-cord" and doc["missing_predictions"] == ["sct_t1w"]
+    assert doc["cases"]["sct_t2"]["classes"] == {"cord": {"dice": 1.0, "hd95_mm": 0.0, "status": "scored",
+                                                          "pred_voxels": int(cord.sum()),
+                                                          "truth_voxels": int(cord.sum())}}

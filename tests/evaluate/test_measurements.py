@@ -35,6 +35,8 @@ def test_measurement_agreement_known_answers():
     assert b["confusion"][4][3] == 1 and b["confusion"][5][2] == 1
     assert b["exact_agreement"] == pytest.approx(0.5)
     assert 0 < b["linear_weighted_kappa"] < 1
+    # per study, highest grades (truth, pred): a (4, 3), b (5, 2), d (1, 1); c is graded by one side only
+    assert b["study"]["n_cases"] == 3 and b["study"]["exact_agreement"] == pytest.approx(1 / 3)
     g = m["genant"]
     assert g["n_levels"] == 6 and g["exact_agreement"] == pytest.approx(5 / 6)
     a = m["alert"]

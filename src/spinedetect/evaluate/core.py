@@ -111,6 +111,7 @@ class EvaluationResult:
     skipped: dict[str, str] = field(default_factory=dict)
     measurements: dict | None = None
     measurement_error: str | None = None
+    missing_reports: list[str] = field(default_factory=list)
 
     def segmentation_summary(self) -> dict[str, dict]:
         """Per class key: counts by status, Dice and HD95 mean/median and the worst case by name."""
@@ -175,6 +176,7 @@ class EvaluationResult:
             "detection": self.detection_summary(),
             "measurements": self.measurements,
             "measurement_error": self.measurement_error,
+            "cases_with_truth_json_but_no_report": self.missing_reports,
             "cases": {c: {"resampled_to_truth_grid": s.resampled,
                           "classes": {k: v.to_dict() for k, v in s.classes.items()},
                           "lesions": {k: m.to_dict() for k, m in s.lesions.items()}}
@@ -223,6 +225,8 @@ def evaluate_folders(pred_dir: Path, truth_dir: Path, truth_format: TruthFormat 
             seg = replace(seg, lesions={k: _with_levels(m, entries) for k, m in seg.lesions.items()})
             if truth_doc is not None and p_files.json is not None:
                 measure_cases.append((name, _read_json(p_files.json), truth_doc))
+            elif truth_doc is not None:
+                result.missing_reports.append(name)
         except InputError as exc:
             log.warning("case %s skipped: %s", name, exc)
             result.skipped[name] = str(exc)

@@ -84,8 +84,8 @@ def evaluate_measurements(cases: Sequence[tuple[str, dict, dict]]) -> dict:
 
     Returns a JSON-ready dict: canal compromise absolute error per level (percentage points), worst-level
     hit rate and position error (mm; Euclidean when positions are 3-vectors, absolute difference when
-    they are arc lengths), Bilsky confusion matrix (rows truth, columns prediction, order 0, 1a, 1b, 1c,
-    2, 3) with linearly weighted kappa, Genant confusion and agreement, and alert sensitivity /
+    they are arc lengths), Bilsky confusion matrix per level (rows truth, columns prediction, order 0,
+    1a, 1b, 1c, 2, 3) with linearly weighted kappa, and per study (highest grade over the levels), Genant confusion and agreement, and alert sensitivity /
     specificity for "urgent or watch vs none" and "urgent vs rest", naming the urgent cases missed.
     """
     comp_pairs: list[dict] = []
@@ -97,6 +97,8 @@ def evaluate_measurements(cases: Sequence[tuple[str, dict, dict]]) -> dict:
     g_truth: list[int] = []
     g_pred: list[int] = []
     alert_rows: list[dict] = []
+    s_truth: list[int] = []
+    s_pred: list[int] = []
     for case, report, truth in cases:
         t_levels = _levels(truth, case, "truth")
         p_levels = _levels(report, case, "report")
@@ -122,6 +124,12 @@ def evaluate_measurements(cases: Sequence[tuple[str, dict, dict]]) -> dict:
                 g_truth.append(int(tg))
                 g_pred.append(int(pg))
         b_extra += sum(1 for n, p in p_levels.items() if n not in t_levels and p.get("bilsky") is not None)
+        # Study grade: the highest grade over the levels (Bilsky is read at the worst axial level).
+        t_grades = [g for g in (_bilsky(t.get("bilsky"), case) for t in t_levels.values()) if g is not None]
+        p_grades = [g for g in (_bilsky(p.get("bilsky"), case) for p in p_levels.values()) if g is not None]
+        if t_grades and p_grades:
+            s_truth.append(max(t_grades))
+            s_pred.append(max(p_grades))
         t_worst, p_worst = truth.get("worst") or {}, report.get("worst") or {}
         if t_worst.get("level") is not None:
             worst_rows.append({"case": case, "truth_level": t_worst.get("level"), "pred_level": p_worst.get("level"),
@@ -142,6 +150,8 @@ def evaluate_measurements(cases: Sequence[tuple[str, dict, dict]]) -> dict:
     a_cm = confusion_matrix([a_levels.index(r["truth"]) for r in alert_rows],
                             [a_levels.index(r["pred"]) for r in alert_rows], len(a_levels))
     kappa = weighted_kappa(b_cm, "linear")
+    s_cm = confusion_matrix(s_truth, s_pred, len(BILSKY_CATEGORIES))
+    s_kappa = weighted_kappa(s_cm, "linear")
     return {
         "n_cases": len(cases),
         "canal_compromise": {
@@ -162,6 +172,9 @@ def evaluate_measurements(cases: Sequence[tuple[str, dict, dict]]) -> dict:
             "linear_weighted_kappa": kappa if math.isfinite(kappa) else None,
             "exact_agreement": float(np.trace(b_cm) / b_cm.sum()) if b_cm.sum() else None,
             "graded_by_truth_only": b_ungraded, "graded_by_prediction_only": b_extra,
+            "study": {"n_cases": len(s_truth), "confusion": s_cm.tolist(),
+                      "linear_weighted_kappa": s_kappa if math.isfinite(s_kappa) else None,
+                      "exact_agreement": float(np.trace(s_cm) / s_cm.sum()) if s_cm.sum() else None},
         },
         "genant": {
             "categories": GENANT_CATEGORIES, "confusion": g_cm.tolist(), "n_levels": len(g_truth),

@@ -83,7 +83,9 @@ def render_markdown(doc: dict) -> str:
     m = doc.get("measurements")
     if m:
         cc, wl, b, g, a = m["canal_compromise"], m["worst_level"], m["bilsky"], m["genant"], m["alert"]
-        out += ["## Measurements and alert", "", f"Cases with report.json and truth.json: {m['n_cases']}.", ""]
+        out += ["## Measurements and alert", "", f"Cases with report.json and truth.json: {m['n_cases']}; "
+                f"with truth.json but no report.json: "
+                f"{', '.join(doc['cases_with_truth_json_but_no_report']) or 'none'}.", ""]
         out += _table(["measure", "n", "mean", "median", "max"],
                       [["canal compromise abs. error (pp)", cc["abs_error"]["n"], cc["abs_error"]["mean"],
                         cc["abs_error"]["median"], cc["abs_error"]["max"]],
@@ -99,6 +101,9 @@ def render_markdown(doc: dict) -> str:
                 "Rows truth, columns prediction. Graded by truth only: "
                 f"{b['graded_by_truth_only']}; by prediction only: {b['graded_by_prediction_only']}.", ""]
         out += _table(["truth \\ pred", *b["categories"]], [[c, *r] for c, r in zip(b["categories"], b["confusion"])])
+        st = b["study"]
+        out += [f"Per study (highest grade over the levels; {st['n_cases']} cases): linearly weighted kappa "
+                f"{_fmt(st['linear_weighted_kappa'])}, exact agreement {_fmt(st['exact_agreement'])}.", ""]
         out += [f"### Genant (levels: {g['n_levels']}; exact agreement {_fmt(g['exact_agreement'])}; "
                 f"within one grade {_fmt(g['within_one_grade'])})", ""]
         out += _table(["truth \\ pred", *g["categories"]], [[c, *r] for c, r in zip(g["categories"], g["confusion"])])
