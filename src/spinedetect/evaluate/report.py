@@ -95,7 +95,8 @@ def render_markdown(doc: dict) -> str:
             w = cc["worst"]
             out += [f"Largest compromise error: {w['case']} {w['level']} (truth {w['truth_pct']:.1f} %, "
                     f"predicted {w['pred_pct']:.1f} %).", ""]
-        out += [f"Worst level named correctly: {_fmt(wl['hit_rate'])} of {wl['n_cases']} cases.", "",
+        hits = sum(r["hit"] for r in wl["cases"])
+        out += [f"Worst level named correctly: {hits} of {wl['n_cases']} cases (hit rate {_fmt(wl['hit_rate'])}).", "",
                 f"### Bilsky (levels graded by both: {b['n_levels']}; linearly weighted kappa "
                 f"{_fmt(b['linear_weighted_kappa'])}; exact agreement {_fmt(b['exact_agreement'])})", "",
                 "Rows truth, columns prediction. Graded by truth only: "
