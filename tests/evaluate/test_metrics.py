@@ -90,3 +90,23 @@ def test_confusion_and_sensitivity():
         confusion_matrix([3], [0], 3)
     assert sensitivity_specificity([True, True, False, False], [True, False, False, True]) == (0.5, 0.5)
     assert sensitivity_specificity([False], [False]) == (None, 1.0)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # MONAI's own deprecated argument, used internally
+def test_hd95_agrees_with_monai():
+    monai_metrics = pytest.importorskip("monai.metrics")
+    import torch
+    from scipy import ndimage
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    spacing = (0.8, 1.0, 2.5)
+    for _ in range(3):
+        a = ndimage.binary_dilation(rng.random((24, 24, 16)) > 0.995, iterations=3)
+        b = ndimage.binary_dilation(rng.random((24, 24, 16)) > 0.995, iterations=2)
+        if not a.any() or not b.any():
+            continue
+        ref = monai_metrics.compute_hausdorff_distance(torch.tensor(b[None, None]), torch.tensor(a[None, None]),
+                                                       percentile=95, spacing=list(spacing),
+                                                       include_background=True)
+        assert hausdorff95(b, a, spacing) == pytest.approx(float(ref), abs=1e-4)

@@ -30,7 +30,8 @@ RULES: dict[str, str] = {
     "grid": "the prediction is resampled onto the truth grid by nearest neighbour in world space "
             "(through both affines) when the grids differ; scores are computed on the truth grid",
     "dice": "2|P∩T|/(|P|+|T|); both empty: not scored (status 'absent'); one empty: 0",
-    "hd95": "95 % Hausdorff distance in mm between surface voxels (26-connected boundary), the larger "
+    "hd95": "95 % Hausdorff distance in mm between surface voxels (mask voxels with a face neighbour "
+            "outside the mask), the larger "
             "of the two directed 95th percentiles; one empty: infinite, left out of HD95 summaries and "
             "counted as 'missed' (prediction empty) or 'spurious' (truth empty)",
     "detection": MATCH_RULE,

@@ -54,10 +54,14 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return 2.0 * int(np.logical_and(pred, truth).sum()) / total
 
 
+#: Face neighbours (6-connectivity): the erosion that defines surface voxels, as in MONAI's get_mask_edges.
+STRUCTURE_6 = ndimage.generate_binary_structure(3, 1)
+
+
 def _surface(mask: np.ndarray) -> np.ndarray:
-    # A surface voxel belongs to the mask and touches (26-connectivity) a voxel outside it; the array
-    # border counts as outside (binary_erosion's border_value=0), so masks cut by the edge are closed.
-    return mask & ~ndimage.binary_erosion(mask, structure=STRUCTURE_26, border_value=0)
+    # A surface voxel belongs to the mask and shares a face with a voxel outside it; the array border
+    # counts as outside (binary_erosion's border_value=0), so masks cut by the edge are closed.
+    return mask & ~ndimage.binary_erosion(mask, structure=STRUCTURE_6, border_value=0)
 
 
 def surface_distances(pred: np.ndarray, truth: np.ndarray,
