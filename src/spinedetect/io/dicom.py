@@ -26,8 +26,10 @@ Assembly rules (each problem is recorded in ``Volume.notes`` and logged; refusal
   is the identity, an integer type is kept when slope and intercept are integers and the result fits
   int16/int32 (exact), float32 otherwise. Philips private floating-point scaling is not applied.
 
-Array axes: ``Volume.array[i, j, k]`` with i = column index, j = row index, k = slice (sorted along the
-normal); the affine maps to RAS+ millimetres (DICOM LPS with x and y negated).
+Array axes: ``Volume.array[i, j, k]``: i = DICOM column index, j = DICOM row index counted from the last
+row up (rows stored bottom-up, as dcm2niix and most NIfTI data sets do, so label maps made on dcm2niix
+conversions share our grid exactly), k = slice in increasing position along the normal (row direction x
+column direction). The affine maps to RAS+ millimetres (DICOM LPS with x and y negated).
 """
 
 from __future__ import annotations
@@ -287,7 +289,7 @@ def _mosaic_tiles(ds: Dataset) -> tuple[int, tuple[float, float, float] | None]:
 
 def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
     """The 2-D slices a file holds, with their geometry and rescale in LPS."""
-    sop = str(ds.get("SOPInstanceUID", path.name))
+    sop = str(ds.get("SOPInstanceUID", "") or "")
     image_type = list(ds.get("ImageType", []) or [])
     temporal_base = (int(ds.get("TemporalPositionIdentifier", 0) or 0), int(ds.get("AcquisitionNumber", 0) or 0),
                      str(ds.get("AcquisitionTime", "")), int(ds.get("InstanceNumber", 0) or 0))
@@ -516,9 +518,12 @@ def _plan(frames: list[_Frame], label: str, rules: AssemblyRules) -> _Plan:
     def refuse(problem: str, hint: str) -> InputError:
         return InputError(f"Image series {label}: {problem}", hint=hint)
 
-    unique: dict[tuple[str, int, int | None], _Frame] = {}
-    for f in frames:
-        unique.setdefault((f.sop_uid, f.frame_index, f.tile), f)
+    # the same instance twice (copies in two folders): same UID, frame and position; files with empty or
+    # repeated UIDs at different positions are distinct slices
+    unique: dict[tuple[Any, ...], _Frame] = {}
+    for n_seen, f in enumerate(frames):
+        key = (f.sop_uid, f.frame_index, f.tile, tuple(round(v, 3) for v in f.position)) if f.sop_uid else n_seen
+        unique.setdefault(key, f)
     if len(unique) < len(frames):
         notes.append(f"{len(frames) - len(unique)} duplicate copies of the same SOP instances read once")
     frames = list(unique.values())
@@ -569,8 +574,9 @@ def _plan(frames: list[_Frame], label: str, rules: AssemblyRules) -> _Plan:
     row_dir, col_dir = np.asarray(frames[0].row_dir), np.asarray(frames[0].col_dir)
     lps = np.eye(4)
     lps[:3, 0] = row_dir * frames[0].pixel_spacing[1]
-    lps[:3, 1] = col_dir * frames[0].pixel_spacing[0]
-    lps[:3, 3] = frames[0].position
+    # j runs from the last DICOM row to the first (dcm2niix's and most NIfTI data sets' convention)
+    lps[:3, 1] = -col_dir * frames[0].pixel_spacing[0]
+    lps[:3, 3] = np.asarray(frames[0].position) + col_dir * frames[0].pixel_spacing[0] * (frames[0].rows - 1)
     n = len(frames)
     if n == 1:
         step = frames[0].slice_spacing_hint or 1.0
@@ -775,11 +781,12 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
         if stack is None:
             stack = np.empty((n, rows, cols), dtype=decoded.dtype.newbyteorder("="))
         for k, f in items:
+            # rows are stored bottom-up (j grows against the DICOM row direction; see the module docstring)
             if f.tile is None:
-                stack[k] = decoded[f.frame_index]
+                stack[k] = decoded[f.frame_index, ::-1]
             else:
                 r0, c0 = (f.tile // f.tiles_per_row) * rows, (f.tile % f.tiles_per_row) * cols
-                stack[k] = decoded[f.frame_index, r0:r0 + rows, c0:c0 + cols]
+                stack[k] = decoded[f.frame_index, r0 + rows - 1:(r0 - 1 if r0 else None):-1, c0:c0 + cols]
     assert stack is not None
     slopes = np.array([f.slope for f in frames])
     intercepts = np.array([f.intercept for f in frames])
@@ -790,7 +797,7 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
                      "from SpacingBetweenSlices")
     if frames[0].pixels.photometric == "MONOCHROME1":
         notes.append("MONOCHROME1 (inverted grey scale) kept as stored; higher values display darker")
-    for note in notes:
+    for note in plan.notes:  # problems found; the descriptive notes below are not problems
         log.warning("%s: %s", series.image_key, note)
     meta = dict(series.headers)
     meta.update({
@@ -803,7 +810,7 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
     # (slices, rows, cols) -> (i=col, j=row, k=slice) as a view: no copy
     array = stack.transpose(2, 1, 0)
     source = SourceIds(study_instance_uid=series.study_instance_uid, series_instance_uid=series.series_instance_uid,
-                       sop_instance_uids=tuple(dict.fromkeys(f.sop_uid for f in frames)),
+                       sop_instance_uids=tuple(dict.fromkeys(f.sop_uid for f in frames if f.sop_uid)),
                        frame_of_reference_uid=series.headers.get("frame_of_reference_uid"))
     return Volume(array=array, affine=plan.affine, modality=series.modality, source=source, meta=meta, notes=notes)
 
