@@ -106,10 +106,10 @@ def load_itk(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volume
         raise InputError(f"{path} has unreadable voxel data ({str(exc).strip().splitlines()[-1]})",
                          hint="The file may be truncated") from None
     dim = image.GetDimension()
-    array = sitk.GetArrayViewFromImage(image)  # (..., k, j, i)
+    array = sitk.GetArrayFromImage(image)  # a copy, (..., k, j, i); a view would die with `image`
     if dim > 3:
         array = array[(0,) * (dim - 3)]
-    array = np.ascontiguousarray(array).transpose(2, 1, 0)
+    array = array.transpose(2, 1, 0)
     direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dim, dim)[:3, :3]
     lps = np.eye(4)
     lps[:3, :3] = direction @ np.diag(np.asarray(image.GetSpacing()[:3], dtype=np.float64))
