@@ -291,3 +291,22 @@ def test_load_series_matches_discovery(tmp_path):
     vol = load_series(info)
     assert vol.shape == info.shape and vol.spacing == pytest.approx(info.spacing_mm)
     assert vol.meta["series_description"] == "t2_tse_sag" and vol.meta["patient_position"] == "HFS"
+
+
+def test_deflated_transfer_syntax(tmp_path):
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    def deflate(ds, k):
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+
+    write_series(tmp_path, extra=deflate)
+    vol = load_volume(tmp_path)
+    assert vol.meta["transfer_syntaxes"] == [str(DeflatedExplicitVRLittleEndian)]
+    assert_geometry(vol)
+
+
+def test_depth_limit(tmp_path):
+    write_series(tmp_path / "a" / "b" / "c")
+    found = discover_series(tmp_path, limits=InputLimits(max_depth=2))
+    assert not found.series and "deeper than 2 levels" in found.skipped[0][1]
+    assert len(discover_series(tmp_path, limits=InputLimits(max_depth=3)).series) == 1

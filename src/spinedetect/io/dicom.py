@@ -34,6 +34,7 @@ column direction). The affine maps to RAS+ millimetres (DICOM LPS with x and y n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -180,6 +181,75 @@ class Discovery:
 # --------------------------------------------------------------------------------------------- headers
 
 
+class _Fast:
+    """Header values read straight from pydicom's raw elements.
+
+    pydicom converts an element on first access through hooks and validation that cost ~0.1 ms each;
+    discovery reads ~30 plain elements per file, so the hot ones are decoded here directly (ASCII
+    strings split on backslash, US/UL/SS by the dataset's byte order). Sequences still go through pydicom.
+    """
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+
+    def _raw(self, tag: int) -> Any:
+        try:
+            return self.ds.get_item(tag)
+        except KeyError:
+            return None
+
+    def texts(self, tag: int) -> list[str]:
+        """All values of a string element (empty list when absent or empty)."""
+        elem = self._raw(tag)
+        if elem is None or elem.value is None:
+            return []
+        value = elem.value
+        if isinstance(value, (bytes, bytearray)):
+            text = bytes(value).decode("latin-1").strip(" \0")
+            return [v.strip(" \0") for v in text.split("\\")] if text else []
+        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+            return [str(v) for v in value]
+        return [str(value)]
+
+    def text(self, tag: int) -> str:
+        """The whole value of a string element ('' when absent)."""
+        return "\\".join(self.texts(tag))
+
+    def numbers(self, tag: int) -> list[float]:
+        """Values of a DS/IS/FD element as floats (ValueError when not numeric)."""
+        elem = self._raw(tag)
+        if elem is not None and isinstance(elem.value, (int, float)):
+            return [float(elem.value)]
+        return [float(v) for v in self.texts(tag)]
+
+    def number(self, tag: int) -> float | None:
+        """First value of a numeric string element, or None when absent, empty or not numeric."""
+        try:
+            values = self.numbers(tag)
+        except ValueError:
+            return None
+        return values[0] if values and math.isfinite(values[0]) else None
+
+    def integer(self, tag: int, default: int = 0) -> int:
+        """First value of an IS element, or ``default``."""
+        value = self.number(tag)
+        return int(value) if value is not None else default
+
+    def us(self, tag: int) -> int | None:
+        """A US (unsigned short) element, or None when absent."""
+        elem = self._raw(tag)
+        if elem is None or elem.value is None:
+            return None
+        value = elem.value
+        if isinstance(value, (bytes, bytearray)):
+            if len(value) < 2:
+                return None
+            little = getattr(elem, "is_little_endian", True)
+            return int(struct.unpack("<H" if little else ">H", bytes(value[:2]))[0])
+        return int(value[0] if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else value)
+
+
+
 def _floats(value: Any, n: int, what: str) -> tuple[float, ...]:
     try:
         out = tuple(float(v) for v in value)
@@ -223,14 +293,14 @@ def _read_pixel_module(fh: Any, ds: Dataset, size: int, limits: InputLimits) -> 
         implicit, little = ds.original_encoding
         ts = (pydicom.uid.ImplicitVRLittleEndian if implicit else
               pydicom.uid.ExplicitVRLittleEndian if little else pydicom.uid.ExplicitVRBigEndian)
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        bits_alloc, bits_stored = int(ds.BitsAllocated), int(ds.get("BitsStored", ds.BitsAllocated))
-        pixel_rep = int(ds.get("PixelRepresentation", 0))
-        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise _Skip(f"image pixel module incomplete ({exc})") from None
+    fast = _Fast(ds)
+    rows, cols, bits_alloc = fast.us(0x00280010), fast.us(0x00280011), fast.us(0x00280100)
+    if rows is None or cols is None or bits_alloc is None:
+        raise _Skip("image pixel module incomplete (Rows, Columns or BitsAllocated missing)")
+    bits_stored = fast.us(0x00280101) or bits_alloc
+    pixel_rep = fast.us(0x00280103) or 0
+    n_frames = fast.integer(0x00280008, 1) or 1
+    samples = fast.us(0x00280002) or 1
     if samples != 1:
         raise _Skip(f"colour image (SamplesPerPixel={samples}), not a greyscale volume")
     if rows <= 0 or cols <= 0 or n_frames <= 0 or bits_alloc not in (8, 16, 32):
@@ -239,7 +309,7 @@ def _read_pixel_module(fh: Any, ds: Dataset, size: int, limits: InputLimits) -> 
     claimed = rows * cols * n_frames
     if claimed > limits.max_voxels:
         raise _Skip(f"claims {claimed} pixels, over the limit of {limits.max_voxels} (InputLimits.max_voxels)")
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    photometric = fast.text(0x00280004) or "MONOCHROME2"
     offset: int | None = None
     if ts != _DEFLATED:
         start = fh.tell()
@@ -289,12 +359,13 @@ def _mosaic_tiles(ds: Dataset) -> tuple[int, tuple[float, float, float] | None]:
 
 def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
     """The 2-D slices a file holds, with their geometry and rescale in LPS."""
-    sop = str(ds.get("SOPInstanceUID", "") or "")
-    image_type = list(ds.get("ImageType", []) or [])
-    temporal_base = (int(ds.get("TemporalPositionIdentifier", 0) or 0), int(ds.get("AcquisitionNumber", 0) or 0),
-                     str(ds.get("AcquisitionTime", "")), int(ds.get("InstanceNumber", 0) or 0))
-    hint = _opt_float(ds.get("SpacingBetweenSlices")) or _opt_float(ds.get("SliceThickness"))
-    pffg = ds.get("PerFrameFunctionalGroupsSequence")
+    fast = _Fast(ds)
+    sop = fast.text(0x00080018)
+    image_type = fast.texts(0x00080008)
+    temporal_base = (fast.integer(0x00200100), fast.integer(0x00200012), fast.text(0x00080032),
+                     fast.integer(0x00200013))
+    hint = fast.number(0x00180088) or fast.number(0x00180050)
+    pffg = ds.get("PerFrameFunctionalGroupsSequence") if 0x52009230 in ds else None
     if pffg is not None:  # enhanced multi-frame: per-frame groups override shared ones
         shared = _item(ds, "SharedFunctionalGroupsSequence")
         if len(pffg) != pix.n_frames:
@@ -333,14 +404,18 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
                 component=comp, temporal=temporal, slice_spacing_hint=frame_hint or hint))
         return frames
 
-    if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds or "PixelSpacing" not in ds:
+    if 0x00200032 not in ds or 0x00200037 not in ds or 0x00280030 not in ds:
         raise _Skip("no image geometry (ImagePositionPatient / ImageOrientationPatient / PixelSpacing)")
-    position = np.array(_floats(ds.ImagePositionPatient, 3, "ImagePositionPatient"))
-    iop = _floats(ds.ImageOrientationPatient, 6, "ImageOrientationPatient")
-    spacing = _floats(ds.PixelSpacing, 2, "PixelSpacing")
+    try:
+        ipp, iop_raw, ps_raw = fast.numbers(0x00200032), fast.numbers(0x00200037), fast.numbers(0x00280030)
+    except ValueError as exc:
+        raise _Skip(f"image geometry is not numeric ({exc})") from None
+    position = np.array(_floats(ipp, 3, "ImagePositionPatient"))
+    iop = _floats(iop_raw, 6, "ImageOrientationPatient")
+    spacing = _floats(ps_raw, 2, "PixelSpacing")
     common = dict(path=path, pixels=pix, sop_uid=sop, row_dir=iop[:3], col_dir=iop[3:], pixel_spacing=spacing,
-                  slope=_opt_float(ds.get("RescaleSlope")) or 1.0, intercept=_opt_float(ds.get("RescaleIntercept")) or 0.0,
-                  echo_time=_opt_float(ds.get("EchoTime")), component=_component(image_type[2:]))
+                  slope=fast.number(0x00281053) or 1.0, intercept=fast.number(0x00281052) or 0.0,
+                  echo_time=fast.number(0x00180081), component=_component(image_type[2:]))
     if "MOSAIC" in (str(v).upper() for v in image_type) and pix.n_frames == 1:
         n_tiles, normal = _mosaic_tiles(ds)
         per_row = math.ceil(math.sqrt(n_tiles))
@@ -395,6 +470,11 @@ def _header_facts(ds: Dataset) -> dict[str, Any]:
     return facts
 
 
+@functools.lru_cache(maxsize=256)
+def _sop_class_name(uid: str) -> str:
+    return UID(uid).name if uid else ""
+
+
 def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
     """Read one file's header (never its pixels) and return its dataset and image frames, or raise _Skip."""
     if path.name.upper() == "DICOMDIR":
@@ -412,19 +492,20 @@ def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
                 # files without the 128-byte preamble + 'DICM' are accepted only if they parse into an image
                 fh.seek(0)
                 ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
-                if "SOPClassUID" not in ds or "Rows" not in ds:
+                if 0x00080016 not in ds or 0x00280010 not in ds:
                     raise _Skip("not DICOM (no DICM marker and no image header)") from None
-            sop_class = str(ds.get("SOPClassUID", ""))
-            media_class = str(ds.file_meta.get("MediaStorageSOPClassUID", "")) if hasattr(ds, "file_meta") else ""
-            if _DICOMDIR_SOP in (sop_class, media_class) or "DirectoryRecordSequence" in ds:
+            fast = _Fast(ds)
+            sop_class = fast.text(0x00080016)
+            media_class = _Fast(ds.file_meta).text(0x00020002) if hasattr(ds, "file_meta") else ""
+            if _DICOMDIR_SOP in (sop_class, media_class) or 0x00041220 in ds:
                 raise _Skip("DICOMDIR (media directory, not an image)")
-            name = UID(sop_class).name if sop_class else ""
-            modality = str(ds.get("Modality", "") or "").upper()
+            name = _sop_class_name(sop_class)
+            modality = fast.text(0x00080060).upper()
             if modality in _NON_IMAGE_MODALITIES or any(w in name for w in _NON_IMAGE_SOP_WORDS):
                 raise _Skip(f"non-image object ({name or modality})")
-            if "Rows" not in ds or "Columns" not in ds:
+            if 0x00280010 not in ds or 0x00280011 not in ds:
                 raise _Skip(f"no image ({name or 'unknown SOP class'})")
-            if "StudyInstanceUID" not in ds or "SeriesInstanceUID" not in ds:
+            if 0x0020000D not in ds or 0x0020000E not in ds:
                 raise _Skip("no Study/Series Instance UID")
             pix = _read_pixel_module(fh, ds, size, limits)
     except _Skip:
@@ -691,7 +772,8 @@ def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
         except _Skip as exc:
             skipped.append((path, str(exc)))
             continue
-        key = (str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID))
+        fast = _Fast(ds)
+        key = (fast.text(0x0020000D), fast.text(0x0020000E))
         by_series[key].extend(frames)
         if key not in facts:
             facts[key] = _header_facts(ds)
@@ -738,24 +820,35 @@ def _decode_file(path: Path, pix: _PixelModule) -> np.ndarray:
 
 
 def _rescaled(stack: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray) -> tuple[np.ndarray, str]:
-    """Apply per-slice slope/intercept to a (slices, rows, cols) stack; see the module docstring for dtypes."""
+    """Apply per-slice slope/intercept to a (slices, rows, cols) stack; see the module docstring for dtypes.
+
+    Works in place where the result fits the stack's own 16-bit storage (CT: uint16/int16 + integer
+    intercept -> int16), so the common case costs one pass and no allocation.
+    """
     if np.all(slopes == 1.0) and np.all(intercepts == 0.0):
         return stack, "none (identity)"
-    desc = (f"slope {slopes[0]:g}, intercept {intercepts[0]:g}" if np.unique(slopes).size == 1
-            and np.unique(intercepts).size == 1 else "per-slice slope/intercept")
+    uniform = np.unique(slopes).size == 1 and np.unique(intercepts).size == 1
+    desc = f"slope {slopes[0]:g}, intercept {intercepts[0]:g}" if uniform else "per-slice slope/intercept"
     if np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts)) and stack.dtype.kind in "iu":
         lo, hi = int(stack.min()), int(stack.max())
         ends = np.array([[lo, hi]]) * slopes[:, None] + intercepts[:, None]
         for dtype in (np.int16, np.int32):
             info = np.iinfo(dtype)
-            if ends.min() >= info.min and ends.max() <= info.max:
+            if ends.min() < info.min or ends.max() > info.max:
+                continue
+            if stack.dtype.itemsize == np.dtype(dtype).itemsize and hi <= info.max:
+                out = stack.view(dtype)  # same bits, values fit: reinterpret, no copy
+            else:
                 out = stack.astype(dtype)
-                if np.any(slopes != 1):
-                    out *= slopes.astype(dtype)[:, None, None]
+            if np.any(slopes != 1):
+                out *= slopes.astype(dtype)[:, None, None]
+            if uniform:
+                out += dtype(intercepts[0])
+            else:
                 out += intercepts.astype(dtype)[:, None, None]
-                return out, desc
-    out = stack.astype(np.float32)
-    out *= slopes.astype(np.float32)[:, None, None]
+            return out, desc
+    out = np.empty(stack.shape, np.float32)
+    np.multiply(stack, slopes.astype(np.float32)[:, None, None], out=out)
     out += intercepts.astype(np.float32)[:, None, None]
     return out, desc
 
