@@ -50,7 +50,7 @@ from typing import Any, Iterator
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID
 
 from spinedetect.errors import InputError
@@ -357,6 +357,13 @@ def _mosaic_tiles(ds: Dataset) -> tuple[int, tuple[float, float, float] | None]:
     return int(n), (tuple(float(v) for v in normal) if normal is not None else None)
 
 
+def _check_iop(iop: tuple[float, ...]) -> tuple[float, ...]:
+    row, col = np.asarray(iop[:3]), np.asarray(iop[3:])
+    if abs(np.linalg.norm(row) - 1) > 0.01 or abs(np.linalg.norm(col) - 1) > 0.01 or abs(np.dot(row, col)) > 0.01:
+        raise _Skip(f"ImageOrientationPatient {list(iop)} is not two orthogonal unit vectors")
+    return iop
+
+
 def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
     """The 2-D slices a file holds, with their geometry and rescale in LPS."""
     fast = _Fast(ds)
@@ -391,7 +398,7 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
                         str(content.get("FrameAcquisitionDateTime", "")) if content else "",
                         temporal_base[3], idx)
             spacing = _floats(measures.get("PixelSpacing"), 2, "PixelSpacing")
-            iop = _floats(plane_ori.get("ImageOrientationPatient"), 6, "ImageOrientationPatient")
+            iop = _check_iop(_floats(plane_ori.get("ImageOrientationPatient"), 6, "ImageOrientationPatient"))
             frame_hint = _opt_float(measures.get("SpacingBetweenSlices")) or _opt_float(measures.get("SliceThickness"))
             frames.append(_Frame(
                 path=path, pixels=pix, frame_index=idx, tile=None, tiles_per_row=1, sop_uid=sop,
@@ -411,7 +418,7 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
     except ValueError as exc:
         raise _Skip(f"image geometry is not numeric ({exc})") from None
     position = np.array(_floats(ipp, 3, "ImagePositionPatient"))
-    iop = _floats(iop_raw, 6, "ImageOrientationPatient")
+    iop = _check_iop(_floats(iop_raw, 6, "ImageOrientationPatient"))
     spacing = _floats(ps_raw, 2, "PixelSpacing")
     common = dict(path=path, pixels=pix, sop_uid=sop, row_dir=iop[:3], col_dir=iop[3:], pixel_spacing=spacing,
                   slope=fast.number(0x00281053) or 1.0, intercept=fast.number(0x00281052) or 0.0,
@@ -452,7 +459,7 @@ def _header_facts(ds: Dataset) -> dict[str, Any]:
     facts = {
         "series_description": str(ds.get("SeriesDescription", "") or ""),
         "protocol_name": str(ds.get("ProtocolName", "") or ""),
-        "series_number": int(ds.SeriesNumber) if ds.get("SeriesNumber") not in (None, "") else None,
+        "series_number": _Fast(ds).integer(0x00200011, -1) if 0x00200011 in ds else None,
         "repetition_time_ms": _opt_float(ds.get("RepetitionTime")) or (_opt_float(timing.get("RepetitionTime"))
                                                                       if timing else None),
         "inversion_time_ms": _opt_float(ds.get("InversionTime")),
@@ -475,7 +482,7 @@ def _sop_class_name(uid: str) -> str:
     return UID(uid).name if uid else ""
 
 
-def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
+def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame], dict[str, Any]]:
     """Read one file's header (never its pixels) and return its dataset and image frames, or raise _Skip."""
     if path.name.upper() == "DICOMDIR":
         raise _Skip("DICOMDIR (media directory, not an image)")
@@ -508,12 +515,15 @@ def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
             if 0x0020000D not in ds or 0x0020000E not in ds:
                 raise _Skip("no Study/Series Instance UID")
             pix = _read_pixel_module(fh, ds, size, limits)
+        frames = _frames_of(path, ds, pix)
+        facts = _header_facts(ds)
     except _Skip:
         raise
-    except (OSError, InvalidDicomError, EOFError, ValueError, KeyError, TypeError, AttributeError,
-            struct.error, IndexError) as exc:
+    # pydicom reading arbitrary or damaged bytes raises any of these; the file is skipped with the reason
+    except (OSError, InvalidDicomError, BytesLengthException, EOFError, ValueError, LookupError, TypeError,
+            AttributeError, struct.error, NotImplementedError, OverflowError, RuntimeError) as exc:
         raise _Skip(f"unreadable ({type(exc).__name__}: {exc})") from None
-    return ds, _frames_of(path, ds, pix)
+    return ds, frames, facts
 
 
 # ----------------------------------------------------------------------------------------------- walk
@@ -768,7 +778,7 @@ def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
     study_desc: dict[str, str] = {}
     for path in _walk(root, limits, recursive, skipped):
         try:
-            ds, frames = _read_file(path, limits)
+            ds, frames, file_facts = _read_file(path, limits)
         except _Skip as exc:
             skipped.append((path, str(exc)))
             continue
@@ -776,7 +786,7 @@ def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
         key = (fast.text(0x0020000D), fast.text(0x0020000E))
         by_series[key].extend(frames)
         if key not in facts:
-            facts[key] = _header_facts(ds)
+            facts[key] = file_facts
             modality[key] = str(ds.get("Modality", "") or "") or None
             study_desc.setdefault(key[0], str(ds.get("StudyDescription", "") or ""))
     for path, reason in skipped:
