@@ -3,7 +3,8 @@
 Writes, with pydicom into a temporary folder, a 20-slice 320x320 MR series and a 200-slice 512x512 CT
 series (rescale intercept -1024), then times ``load_volume(folder)`` (discovery, sorting, checks,
 decoding, rescale, geometry) and the bare loop ``[pydicom.dcmread(f).pixel_array for f in files]``.
-Prints one JSON line: median seconds of each and their ratio (loader / bare; target <= 1.3).
+Prints one JSON line: median seconds of each, the ratio of medians and the ratio of best-of-N times
+(loader / bare; target <= 1.3). On a busy shared machine the best-of-N ratio is the steadier figure.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from tests.io.synth import write_series  # noqa: E402
 REPEATS = 7
 
 
-def _interleaved_medians(first, second) -> tuple[float, float]:
-    """Median seconds of two callables timed alternately (fair under a fluctuating machine load)."""
+def _interleaved_times(first, second) -> tuple[list[float], list[float]]:
+    """Seconds of each repeat of two callables timed alternately (fair under a fluctuating machine load)."""
     first(), second()  # warm the page cache and imports
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(REPEATS):
@@ -35,7 +36,7 @@ def _interleaved_medians(first, second) -> tuple[float, float]:
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return times
 
 
 def main() -> None:
@@ -49,12 +50,15 @@ def main() -> None:
         for name, kwargs in cases.items():
             folder = Path(tmp) / name
             files = write_series(folder, **kwargs)  # type: ignore[arg-type]
-            loader, bare = _interleaved_medians(lambda: load_volume(folder),
-                                                lambda: [pydicom.dcmread(f).pixel_array for f in files])
-            result[f"{name}_loader_s"] = round(loader, 4)
-            result[f"{name}_bare_pydicom_s"] = round(bare, 4)
-            result[f"{name}_ratio"] = round(loader / bare, 3)
-    result["max_ratio"] = max(v for k, v in result.items() if k.endswith("_ratio"))  # type: ignore[type-var]
+            loader, bare = _interleaved_times(lambda: load_volume(folder),
+                                              lambda: [pydicom.dcmread(f).pixel_array for f in files])
+            result[f"{name}_loader_s_median"] = round(statistics.median(loader), 4)
+            result[f"{name}_bare_pydicom_s_median"] = round(statistics.median(bare), 4)
+            result[f"{name}_ratio_median"] = round(statistics.median(loader) / statistics.median(bare), 3)
+            # best of N: the least disturbed by other processes on a shared machine
+            result[f"{name}_ratio_best"] = round(min(loader) / min(bare), 3)
+    for kind in ("median", "best"):
+        result[f"max_ratio_{kind}"] = max(v for k, v in result.items() if k.endswith(f"_ratio_{kind}"))  # type: ignore[type-var]
     result["target_max_ratio"] = 1.3
     print(json.dumps(result))
 

@@ -77,6 +77,11 @@ _COMPONENTS = {"M": "M", "MAG": "M", "MAGNITUDE": "M", "P": "P", "PHASE": "P", "
                "I": "I", "IMAGINARY": "I", "FIELD_MAP": "FIELD_MAP", "B0": "FIELD_MAP"}
 
 
+#: what pydicom raises on arbitrary or damaged bytes; such a file is skipped with the reason
+_READ_ERRORS = (OSError, InvalidDicomError, BytesLengthException, EOFError, ValueError, LookupError, TypeError,
+                AttributeError, struct.error, OverflowError, RuntimeError)
+
+
 class _Skip(Exception):
     """A file that is not part of any image series, with the reason."""
 
@@ -482,7 +487,7 @@ def _sop_class_name(uid: str) -> str:
     return UID(uid).name if uid else ""
 
 
-def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame], dict[str, Any]]:
+def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
     """Read one file's header (never its pixels) and return its dataset and image frames, or raise _Skip."""
     if path.name.upper() == "DICOMDIR":
         raise _Skip("DICOMDIR (media directory, not an image)")
@@ -516,14 +521,11 @@ def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame], 
                 raise _Skip("no Study/Series Instance UID")
             pix = _read_pixel_module(fh, ds, size, limits)
         frames = _frames_of(path, ds, pix)
-        facts = _header_facts(ds)
     except _Skip:
         raise
-    # pydicom reading arbitrary or damaged bytes raises any of these; the file is skipped with the reason
-    except (OSError, InvalidDicomError, BytesLengthException, EOFError, ValueError, LookupError, TypeError,
-            AttributeError, struct.error, NotImplementedError, OverflowError, RuntimeError) as exc:
+    except _READ_ERRORS as exc:
         raise _Skip(f"unreadable ({type(exc).__name__}: {exc})") from None
-    return ds, frames, facts
+    return ds, frames
 
 
 # ----------------------------------------------------------------------------------------------- walk
@@ -778,17 +780,20 @@ def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
     study_desc: dict[str, str] = {}
     for path in _walk(root, limits, recursive, skipped):
         try:
-            ds, frames, file_facts = _read_file(path, limits)
+            ds, frames = _read_file(path, limits)
+            fast = _Fast(ds)
+            key = (fast.text(0x0020000D), fast.text(0x0020000E))
+            if key not in facts:  # series-level facts from the first file of each series only (speed)
+                facts[key] = _header_facts(ds)
+                modality[key] = fast.text(0x00080060) or None
+                study_desc.setdefault(key[0], str(ds.get("StudyDescription", "") or ""))
         except _Skip as exc:
             skipped.append((path, str(exc)))
             continue
-        fast = _Fast(ds)
-        key = (fast.text(0x0020000D), fast.text(0x0020000E))
+        except _READ_ERRORS as exc:
+            skipped.append((path, f"unreadable ({type(exc).__name__}: {exc})"))
+            continue
         by_series[key].extend(frames)
-        if key not in facts:
-            facts[key] = file_facts
-            modality[key] = str(ds.get("Modality", "") or "") or None
-            study_desc.setdefault(key[0], str(ds.get("StudyDescription", "") or ""))
     for path, reason in skipped:
         log.info("skipped %s: %s", path, reason)
     studies: dict[str, list[SeriesInfo]] = defaultdict(list)
@@ -823,7 +828,7 @@ def _decode_file(path: Path, pix: _PixelModule) -> np.ndarray:
                     bits_allocated=pix.bits_allocated, bits_stored=pix.bits_stored,
                     pixel_representation=pix.pixel_representation, photometric_interpretation=pix.photometric,
                     pixel_keyword="PixelData")
-    except (ValueError, RuntimeError, NotImplementedError, OSError, EOFError, struct.error) as exc:
+    except (ValueError, RuntimeError, OSError, EOFError, struct.error) as exc:  # RuntimeError: missing plugin too
         raise InputError(f"Pixel data of {path} cannot be decoded ({type(exc).__name__}: {exc})",
                          hint="The file may be corrupt or use an unsupported compression") from None
     return arr.reshape(pix.n_frames, pix.rows, pix.columns)
