@@ -310,3 +310,25 @@ def test_depth_limit(tmp_path):
     found = discover_series(tmp_path, limits=InputLimits(max_depth=2))
     assert not found.series and "deeper than 2 levels" in found.skipped[0][1]
     assert len(discover_series(tmp_path, limits=InputLimits(max_depth=3)).series) == 1
+
+
+def test_select_prefers_t2_then_t1_then_stir_among_sagittal(tmp_path):
+    study = generate_uid()
+    sag = (0, 1, 0, 0, 0, -1)
+    for n, desc in enumerate(["t2_tirm_sag", "T1 FSE SAG", "SAG T2W TSE"]):
+        write_series(tmp_path / desc, study_uid=study, series_number=n + 1, description=desc, iop=sag)
+    st = discover_series(tmp_path).studies[0]
+    assert [s.contrast for s in st.series] == ["STIR", "T1", "T2"]
+    assert select_series(st).description == "SAG T2W TSE"
+    assert select_series(st, SeriesRule(mr_contrasts=("STIR", "T1"))).description == "t2_tirm_sag"
+
+
+def test_mixed_sizes_without_majority_refused(tmp_path):
+    series, study = generate_uid(), generate_uid()
+    write_series(tmp_path, series_uid=series, study_uid=study, n_slices=3)
+    write_series(tmp_path, series_uid=series, study_uid=study, n_slices=3, rows=8, name=lambda k: f"small{k}",
+                 origin=(0.0, 0.0, 100.0))
+    info = discover_series(tmp_path).series[0]
+    assert "mixed orientations or sizes" in info.problem
+    with pytest.raises(InputError, match=r"Image series .*mixed orientations or sizes \(2 groups of \[3, 3\]"):
+        load_volume(tmp_path)
