@@ -7,10 +7,11 @@ a volume atomically. Settings (limits, assembly tolerances, selection rule) live
 
 from spinedetect.io.dicom import Discovery, SeriesInfo, StudyInfo, discover_series, load_series, select_series
 from spinedetect.io.formats import load_itk, load_nifti, write_nifti
+from spinedetect.io.grid import index_map, reorient_onto
 from spinedetect.io.load import load_volume
 from spinedetect.io.settings import AssemblyRules, InputLimits, IOConfig, Orientation, SeriesRule
 from spinedetect.io.volume import SourceIds, Volume
 
 __all__ = ["Volume", "SourceIds", "load_volume", "discover_series", "load_series", "select_series", "write_nifti",
            "load_nifti", "load_itk", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "Orientation",
-           "Discovery", "StudyInfo", "SeriesInfo"]
+           "Discovery", "StudyInfo", "SeriesInfo", "index_map", "reorient_onto"]
