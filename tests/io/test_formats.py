@@ -108,6 +108,12 @@ def test_itk_vector_refused(tmp_path):
         load_volume(tmp_path / "bad.mha")
 
 
+def test_series_uid_refused_for_single_image_formats(tmp_path):
+    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2), np.uint8), np.eye(4)), tmp_path / "a.nii")
+    with pytest.raises(InputError, match="only with DICOM input"):
+        load_volume(tmp_path / "a.nii", series_uid="1.2.3")
+
+
 def test_write_nifti_refuses_other_suffix(tmp_path):
     with pytest.raises(InputError, match=r"\.nii or \.nii\.gz"):
         write_nifti(Volume(np.zeros((2, 2, 2)), np.eye(4)), tmp_path / "x.mha")

@@ -29,7 +29,9 @@ Assembly rules (each problem is recorded in ``Volume.notes`` and logged; refusal
 Array axes: ``Volume.array[i, j, k]``: i = DICOM column index, j = DICOM row index counted from the last
 row up (rows stored bottom-up, as dcm2niix and most NIfTI data sets do, so label maps made on dcm2niix
 conversions share our grid exactly), k = slice in increasing position along the normal (row direction x
-column direction). The affine maps to RAS+ millimetres (DICOM LPS with x and y negated).
+column direction). The affine maps to RAS+ millimetres (DICOM LPS with x and y negated). A series
+written with rows top-down from a NIfTI grid (e.g. by spinedetect.io.dicom_writer) therefore loads with
+j reversed; :func:`spinedetect.io.reorient_onto` maps it back onto that grid exactly.
 """
 
 from __future__ import annotations

@@ -58,6 +58,9 @@ def load_volume(path: str | Path, *, series_uid: str | None = None, limits: Inpu
     if path.is_dir():
         found = discover_series(path, limits=limits, rules=rules)
         return load_series(pick_series(found, series_uid, path), limits=limits, rules=rules)
+    if series_uid is not None and has_suffix(path, NIFTI_SUFFIXES + ITK_SUFFIXES):
+        raise InputError(f"A series UID was given for {path.name}", expected="--series only with DICOM input",
+                         found="a NIfTI/MetaImage/NRRD file, which holds one image")
     if has_suffix(path, NIFTI_SUFFIXES):
         return load_nifti(path, limits=limits)
     if has_suffix(path, ITK_SUFFIXES):
