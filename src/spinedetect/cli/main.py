@@ -11,6 +11,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: subcommand name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "convert": ("spinedetect.cli.convert", "convert a DICOM series, NIfTI or MHA to NIfTI with its true affine"),
     "evaluate": ("spinedetect.cli.evaluate", "score predictions against truth: Dice, HD95, detection, alert"),
 }
 

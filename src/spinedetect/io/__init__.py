@@ -1,5 +1,17 @@
-"""Image input: the only step that knows DICOM. Produces :class:`Volume` objects in RAS+."""
+"""Image input: the only step that knows DICOM. Produces :class:`Volume` objects in RAS+.
 
+``load_volume`` reads a DICOM folder or file, NIfTI, MetaImage or NRRD; ``discover_series`` lists the
+image series under a folder; ``select_series`` picks the one inference reads; ``write_nifti`` writes
+a volume atomically. Settings (limits, assembly tolerances, selection rule) live in configs/io.yaml.
+"""
+
+from spinedetect.io.dicom import Discovery, SeriesInfo, StudyInfo, discover_series, load_series, select_series
+from spinedetect.io.formats import load_itk, load_nifti, write_nifti
+from spinedetect.io.grid import index_map, reorient_onto
+from spinedetect.io.load import load_volume
+from spinedetect.io.settings import AssemblyRules, InputLimits, IOConfig, Orientation, SeriesRule
 from spinedetect.io.volume import SourceIds, Volume
 
-__all__ = ["Volume", "SourceIds"]
+__all__ = ["Volume", "SourceIds", "load_volume", "discover_series", "load_series", "select_series", "write_nifti",
+           "load_nifti", "load_itk", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "Orientation",
+           "Discovery", "StudyInfo", "SeriesInfo", "index_map", "reorient_onto"]

@@ -1,0 +1,141 @@
+"""NIfTI (nibabel) and MetaImage/NRRD (SimpleITK) reading, and atomic NIfTI writing.
+
+NIfTI: the affine is ``img.affine`` (nibabel picks sform or qform by their codes), already RAS+.
+MHA/MHD/NRRD: SimpleITK gives direction, spacing and origin in LPS; the affine is
+``diag(-1, -1, 1, 1) @ [[D @ diag(spacing), origin], [0, 1]]`` and the array is transposed from
+SimpleITK's (k, j, i) to (i, j, k). A 4-D image keeps its first volume (noted); fewer than 3
+dimensions or vector pixels are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from spinedetect.errors import InputError
+from spinedetect.io.settings import InputLimits
+from spinedetect.io.volume import Volume
+
+__all__ = ["NIFTI_SUFFIXES", "ITK_SUFFIXES", "load_nifti", "load_itk", "write_nifti", "has_suffix"]
+
+log = logging.getLogger(__name__)
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+ITK_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
+    """Whether the file name ends with one of ``suffixes`` (case-insensitive)."""
+    name = path.name.lower()
+    return any(name.endswith(s) for s in suffixes)
+
+
+def _check_voxels(path: Path, shape: tuple[int, ...], limits: InputLimits) -> None:
+    count = int(np.prod([int(s) for s in shape[:3]], dtype=np.int64))
+    if count > limits.max_voxels:
+        raise InputError(f"{path} holds {count} voxels ({'x'.join(str(s) for s in shape)})",
+                         expected=f"at most {limits.max_voxels} (InputLimits.max_voxels)", found="more",
+                         hint="Raise the limit in configs/io.yaml if this volume is genuine")
+
+
+def _first_volume(path: Path, shape: tuple[int, ...], notes: list[str]) -> None:
+    if len(shape) < 3:
+        raise InputError(f"{path} is a {len(shape)}-D image", expected="a 3-D volume", found=f"shape {shape}")
+    if len(shape) > 3 and int(np.prod(shape[3:])) > 1:
+        notes.append(f"{len(shape)}-D image of shape {shape}: kept the first 3-D volume")
+
+
+def load_nifti(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volume:
+    """Read a .nii/.nii.gz; scaled data (scl_slope/inter) comes back as float32, unscaled as stored."""
+    path = Path(path)
+    try:
+        img = nib.load(str(path))
+    except (nib.filebasedimages.ImageFileError, OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{path} is not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+    shape = tuple(int(s) for s in img.shape)
+    notes: list[str] = []
+    _first_volume(path, shape, notes)
+    _check_voxels(path, shape, limits)
+    try:
+        dataobj = img.dataobj
+        data = dataobj[(..., *([0] * (len(shape) - 3)))] if len(shape) > 3 else dataobj[...]
+        array = np.asarray(data)
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{path} has unreadable voxel data ({type(exc).__name__}: {exc})",
+                         hint="The file may be truncated") from None
+    if array.dtype == np.float64 and img.get_data_dtype() != np.float64:
+        array = array.astype(np.float32)  # nibabel scales to float64; float32 holds every scaled 16-bit value
+    qcode, scode = int(img.header["qform_code"]), int(img.header["sform_code"])
+    if qcode == 0 and scode == 0:
+        notes.append("NIfTI has neither sform nor qform: nibabel's fallback affine (voxel sizes, no orientation)")
+    for note in notes:
+        log.warning("%s: %s", path, note)
+    meta = {"format": "nifti", "path": str(path), "qform_code": qcode, "sform_code": scode,
+            "description": img.header["descrip"].tobytes().rstrip(b"\0").decode("latin-1")}
+    return Volume(array=array, affine=img.affine, meta=meta, notes=notes)
+
+
+def load_itk(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volume:
+    """Read .mha/.mhd/.nrrd with SimpleITK, converting its LPS geometry to a RAS affine."""
+    import SimpleITK as sitk
+
+    path = Path(path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise InputError(f"{path} is not a readable MetaImage/NRRD file ({str(exc).strip().splitlines()[-1]})") \
+            from None
+    shape = tuple(int(s) for s in reader.GetSize())  # (i, j, k, ...)
+    notes: list[str] = []
+    if reader.GetNumberOfComponents() != 1:
+        raise InputError(f"{path} has {reader.GetNumberOfComponents()} components per voxel",
+                         expected="a scalar (greyscale) image", found="vector/colour voxels")
+    _first_volume(path, shape, notes)
+    _check_voxels(path, shape, limits)
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise InputError(f"{path} has unreadable voxel data ({str(exc).strip().splitlines()[-1]})",
+                         hint="The file may be truncated") from None
+    dim = image.GetDimension()
+    array = sitk.GetArrayFromImage(image)  # a copy, (..., k, j, i); a view would die with `image`
+    if dim > 3:
+        array = array[(0,) * (dim - 3)]
+    array = array.transpose(2, 1, 0)
+    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dim, dim)[:3, :3]
+    lps = np.eye(4)
+    lps[:3, :3] = direction @ np.diag(np.asarray(image.GetSpacing()[:3], dtype=np.float64))
+    lps[:3, 3] = image.GetOrigin()[:3]
+    for note in notes:
+        log.warning("%s: %s", path, note)
+    meta = {"format": path.suffix.lower().lstrip("."), "path": str(path)}
+    return Volume(array=array, affine=_LPS_TO_RAS @ lps, meta=meta, notes=notes)
+
+
+def write_nifti(volume: Volume, path: str | Path) -> Path:
+    """Write ``volume`` as NIfTI (qform = sform = affine) atomically; returns the path written."""
+    path = Path(path)
+    if not has_suffix(path, NIFTI_SUFFIXES):
+        raise InputError(f"Output {path} is not a NIfTI file name", expected="a name ending .nii or .nii.gz",
+                         found=path.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else ".nii"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        img = volume.to_nifti()
+        img.header.set_xyzt_units("mm")
+        nib.save(img, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
