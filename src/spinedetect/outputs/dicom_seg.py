@@ -22,35 +22,13 @@ from pydicom.sr.codedict import codes
 from spinedetect import __version__
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
-from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES, Label
+from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES
+from spinedetect.outputs.dicom_codes import SEGMENT_CODES
 
-__all__ = ["SEGMENT_CODES", "frame_world_points_ras", "labels_on_source_frames", "build_segmentation",
+__all__ = ["frame_world_points_ras", "labels_on_source_frames", "build_segmentation",
            "write_segmentation"]
 
 log = logging.getLogger(__name__)
-
-_ANATOMY = codes.SCT.AnatomicalStructure
-_ALTERED = codes.SCT.MorphologicallyAbnormalStructure
-_SUBSTANCE = codes.SCT.BodySubstance
-
-
-def _local(value: str, meaning: str) -> hd.sr.CodedConcept:
-    # No SNOMED CT concept in pydicom's dictionary names exactly these structures: a private (99-prefixed)
-    # coding scheme is the standard's way to say so rather than borrowing a near-miss code.
-    return hd.sr.CodedConcept(value=value, scheme_designator="99SPINEDETECT", meaning=meaning)
-
-
-#: Segment category and property type per schema class (segment number = label value).
-SEGMENT_CODES: dict[Label, tuple[object, object]] = {
-    Label.VERTEBRAL_BODY: (_ANATOMY, _local("VB", "Vertebral body")),
-    Label.POSTERIOR_ELEMENTS: (_ANATOMY, codes.SCT.ArchOfVertebra),
-    Label.DISC: (_ANATOMY, _local("IVD", "Intervertebral disc")),
-    Label.CSF: (_SUBSTANCE, codes.SCT.CerebrospinalFluid),
-    Label.CORD: (_ANATOMY, codes.SCT.SpinalCord),
-    Label.OSSEOUS_LESION: (_ALTERED, codes.SCT.BonyMetastasis),
-    Label.EPIDURAL_TUMOUR: (_ALTERED, _local("EPT", "Epidural tumour")),
-}
-
 
 def frame_world_points_ras(ds: Dataset) -> np.ndarray:
     """World RAS mm coordinates (rows, cols, 3) of the pixel centres of a single-frame image."""
