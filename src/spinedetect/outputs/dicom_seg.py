@@ -1,0 +1,119 @@
+"""DICOM Segmentation (highdicom) of a schema label map, referencing the source image series.
+
+The label map may be on any grid (the model's native output grid is the source grid, but nothing here
+assumes it): every source frame's pixel centres are placed in world space from its own
+ImagePositionPatient / ImageOrientationPatient / PixelSpacing (LPS) and the label is sampled there
+(nearest neighbour) through the label map's RAS affine. This is what keeps a mask from being flipped
+in a viewer, whatever axis order the reader chose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import highdicom as hd
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+
+from spinedetect import __version__
+from spinedetect.errors import InputError
+from spinedetect.io.volume import Volume
+from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES
+from spinedetect.outputs.dicom_codes import SEGMENT_CODES
+
+__all__ = ["frame_world_points_ras", "labels_on_source_frames", "build_segmentation",
+           "write_segmentation"]
+
+log = logging.getLogger(__name__)
+
+def frame_world_points_ras(ds: Dataset) -> np.ndarray:
+    """World RAS mm coordinates (rows, cols, 3) of the pixel centres of a single-frame image."""
+    try:
+        ipp = np.asarray(ds.ImagePositionPatient, dtype=np.float64)
+        iop = np.asarray(ds.ImageOrientationPatient, dtype=np.float64)
+        row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except AttributeError as exc:
+        raise InputError("Source image lacks plane geometry", expected="ImagePositionPatient, "
+                         "ImageOrientationPatient, PixelSpacing, Rows, Columns",
+                         found=f"missing {exc.args[0] if exc.args else 'attribute'}") from None
+    row_dir, col_dir = iop[:3], iop[3:]  # row_dir: direction of increasing column index
+    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    lps = ipp + c[..., None] * col_spacing * row_dir + r[..., None] * row_spacing * col_dir
+    return lps * np.array([-1.0, -1.0, 1.0])
+
+
+def labels_on_source_frames(labels: Volume, source_images: Sequence[Dataset]) -> np.ndarray:
+    """Sample a label map at every source frame's pixel centres: uint8 array (frames, rows, cols)."""
+    inv = np.linalg.inv(labels.affine)
+    shape = np.array(labels.shape)
+    frames = []
+    for ds in source_images:
+        pts = frame_world_points_ras(ds)
+        ijk = np.rint(pts @ inv[:3, :3].T + inv[:3, 3]).astype(np.int64)
+        inside = np.all((ijk >= 0) & (ijk < shape), axis=-1)
+        frame = np.zeros(pts.shape[:2], dtype=np.uint8)
+        idx = ijk[inside]
+        frame[inside] = labels.array[idx[:, 0], idx[:, 1], idx[:, 2]]
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def build_segmentation(labels: Volume, source_images: Sequence[Dataset], *, series_number: int = 901,
+                       model_name: str = "spinedetect default model",
+                       uid_seed: str | None = None) -> hd.seg.Segmentation:
+    """A BINARY DICOM Segmentation of ``labels`` (schema values) referencing ``source_images``.
+
+    Segment numbers equal schema label values (1..7), so a reader maps segments back to classes
+    without a table. ``uid_seed`` makes the SEG's UIDs reproducible (e.g. the source series UID).
+    """
+    if not source_images:
+        raise InputError("No source images to reference", expected="the DICOM images the labels were "
+                         "derived from", found="an empty list")
+    pixel = labels_on_source_frames(labels, source_images)
+    algorithm = hd.AlgorithmIdentificationSequence(name=model_name, version=__version__,
+                                                    family=codes.DCM.ArtificialIntelligence)
+    descriptions = []
+    for label, (category, prop) in SEGMENT_CODES.items():
+        rgb = np.array(LABEL_COLOURS[label], dtype=np.float64) / 255.0
+        descriptions.append(hd.seg.SegmentDescription(
+            segment_number=int(label), segment_label=LABEL_NAMES[label],
+            segmented_property_category=category, segmented_property_type=prop,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            display_color=hd.color.CIELabColor.from_rgb(*rgb)))
+    entropy = [uid_seed] if uid_seed else None
+    seg = hd.seg.Segmentation(
+        source_images=list(source_images), pixel_array=pixel,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
+        series_instance_uid=hd.UID() if entropy is None else _uid(entropy + ["series"]),
+        series_number=series_number,
+        sop_instance_uid=hd.UID() if entropy is None else _uid(entropy + ["sop"]),
+        instance_number=1, manufacturer="spinedetect", manufacturer_model_name=model_name,
+        software_versions=__version__, device_serial_number="0", omit_empty_frames=False,
+        series_description="spinedetect segmentation",
+    )
+    return seg
+
+
+def _uid(parts: list[str]) -> str:
+    from pydicom.uid import generate_uid
+
+    return generate_uid(entropy_srcs=parts)
+
+
+def write_segmentation(seg: Dataset, path: str | Path) -> Path:
+    """Write a SEG (or any dataset) atomically: temp file in the same folder, then rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        seg.save_as(tmp, enforce_file_format=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote DICOM SEG %s", path)
+    return path

@@ -1,0 +1,116 @@
+"""The batch review page: one self-contained HTML file, worklist sorted by urgency.
+
+Overlay PNGs are embedded as data URIs so the page works opened from disk, copied or mailed, with no
+server. Patient identity never appears unless the caller passes it in ``StudyEntry.patient_label``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from spinedetect.alert.rules import AlertLevel
+
+__all__ = ["StudyEntry", "worklist_order", "render_review_page", "write_review_page"]
+
+
+@dataclass(frozen=True)
+class StudyEntry:
+    """One study row of the worklist. ``status`` is ``"ok"`` or ``"failed"`` (then ``error`` says why)."""
+
+    key: str
+    status: str = "ok"
+    alert_level: AlertLevel | None = None
+    worst_level: str | None = None
+    canal_compromise_pct: float | None = None
+    bilsky: str | None = None
+    reasons: tuple[str, ...] = ()
+    series: str | None = None
+    overlays: tuple[Path, ...] = field(default_factory=tuple)
+    error: str | None = None
+    patient_label: str | None = None
+
+
+# Failed studies sort right after urgent ones: nothing is known about them, so a person must look.
+_GROUP = {"urgent": 0, "failed": 1, "watch": 2, "none": 3}
+
+
+def _group(entry: StudyEntry) -> str:
+    if entry.status != "ok" or entry.alert_level is None:
+        return "failed"
+    return entry.alert_level.value
+
+
+def worklist_order(entries: Sequence[StudyEntry]) -> list[StudyEntry]:
+    """Urgent first, then failed, watch, none; within a group the worst canal compromise first."""
+    return sorted(entries, key=lambda e: (_GROUP[_group(e)], -(e.canal_compromise_pct or 0.0), e.key))
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    alt = html.escape(Path(path).stem.replace("_", " "))
+    return f'<img src="data:image/png;base64,{data}" alt="{alt}" loading="lazy">'
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#111;color:#eee}
+header{padding:12px 20px;background:#1d1d1d;border-bottom:1px solid #333}
+h1{font-size:20px;margin:0} .meta{color:#aaa;font-size:13px}
+table{border-collapse:collapse;width:100%} th,td{padding:6px 10px;border-bottom:1px solid #333;text-align:left}
+th{background:#222;position:sticky;top:0} tr.study:hover{background:#1b2633}
+.badge{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px}
+.urgent{background:#c62828;color:#fff} .watch{background:#f9a825;color:#000} .none{background:#2e7d32;color:#fff}
+.failed{background:#6a1b9a;color:#fff} .reasons{margin:0;padding-left:18px;color:#ddd}
+.images img{height:260px;margin:4px;border:1px solid #444;background:#000}
+details summary{cursor:pointer;color:#8ab4f8} .note{padding:10px 20px;color:#aaa;font-size:12px}
+"""
+
+
+def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedetect review",
+                       subtitle: str = "") -> str:
+    """The review page as one HTML string (UTF-8, no external resources)."""
+    rows = []
+    for n, e in enumerate(worklist_order(entries), start=1):
+        group = _group(e)
+        pct = "" if e.canal_compromise_pct is None else f"{e.canal_compromise_pct:.0f} %"
+        if e.status != "ok":
+            detail = f'<p class="reasons">{html.escape(e.error or "failed")}</p>'
+        else:
+            items = "".join(f"<li>{html.escape(r)}</li>" for r in e.reasons) or "<li>no finding</li>"
+            detail = f'<ul class="reasons">{items}</ul>'
+        images = "".join(_img(p) for p in e.overlays)
+        who = f"<br><small>{html.escape(e.patient_label)}</small>" if e.patient_label else ""
+        rows.append(
+            f'<tr class="study" data-alert="{group}" id="study-{n}">'
+            f'<td>{n}</td><td><span class="badge {group}">{group}</span></td>'
+            f"<td><code>{html.escape(e.key)}</code>{who}</td><td>{html.escape(e.worst_level or '')}</td>"
+            f"<td>{pct}</td><td>{html.escape(e.bilsky or '')}</td><td>{html.escape(e.series or '')}</td>"
+            f"<td>{detail}<details><summary>images</summary><div class=\"images\">{images}</div></details></td></tr>")
+    counts = {g: sum(1 for e in entries if _group(e) == g) for g in _GROUP}
+    summary = ", ".join(f"{counts[g]} {g}" for g in _GROUP)
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1><div class=\"meta\">{html.escape(subtitle)} — "
+        f"{len(entries)} studies: {summary}</div></header>"
+        "<table><thead><tr><th>#</th><th>alert</th><th>study</th><th>worst level</th><th>canal compromise</th>"
+        "<th>Bilsky</th><th>series</th><th>reasons</th></tr></thead><tbody>"
+        + "".join(rows) +
+        "</tbody></table><p class=\"note\">Research software, not a medical device. Every alert needs a "
+        "radiologist's reading of the images.</p></body></html>")
+
+
+def write_review_page(entries: Sequence[StudyEntry], path: str | Path, **kwargs: str) -> Path:
+    """Write the review page atomically to ``path`` and return it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(render_review_page(entries, **kwargs), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

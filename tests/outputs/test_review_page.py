@@ -1,0 +1,43 @@
+from html.parser import HTMLParser
+
+import numpy as np
+from PIL import Image
+
+from spinedetect.alert.rules import AlertLevel
+from spinedetect.outputs.review_page import StudyEntry, write_review_page
+
+
+class _Rows(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.alerts, self.images = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-alert" in a:
+            self.alerts.append(a["data-alert"])
+        if tag == "img":
+            self.images.append(a["src"])
+
+
+def test_worklist_is_sorted_by_urgency_and_self_contained(tmp_path):
+    png = tmp_path / "mid_sagittal.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png)
+    entries = [
+        StudyEntry("s-clean", alert_level=AlertLevel.NONE, canal_compromise_pct=2.0, overlays=(png,)),
+        StudyEntry("s-watch", alert_level=AlertLevel.WATCH, canal_compromise_pct=30.0, reasons=("T12: Bilsky 1a",)),
+        StudyEntry("s-bad", status="failed", error="truncated file"),
+        StudyEntry("s-urgent-2", alert_level=AlertLevel.URGENT, canal_compromise_pct=40.0),
+        StudyEntry("s-urgent-1", alert_level=AlertLevel.URGENT, canal_compromise_pct=70.0,
+                   reasons=("L1: Bilsky 3 <script>",), overlays=(png,)),
+    ]
+    page = write_review_page(entries, tmp_path / "index.html", subtitle="batch 1")
+    text = page.read_text()
+    parser = _Rows()
+    parser.feed(text)
+    assert parser.alerts == ["urgent", "urgent", "failed", "watch", "none"]
+    assert text.index("s-urgent-1") < text.index("s-urgent-2")
+    assert len(parser.images) == 2 and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "truncated file" in text
+    assert not list(tmp_path.glob(".index.html.tmp*"))
