@@ -11,6 +11,8 @@ __all__ = ["COMMANDS", "main"]
 
 #: subcommand name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("spinedetect.cli.demo", "generate a small phantom set with preview pictures (the main job for now)"),
+    "phantom": ("spinedetect.cli.phantom", "generate spine phantoms with exact truth (NIfTI/DICOM)"),
 }
 
 
