@@ -30,11 +30,10 @@ from spinedetect.measure.centreline import fit_centreline, voxel_to_world
 from spinedetect.measure.compromise import CompromiseResult, compromise_at
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
-    BoneCoordinates,
-    Lesion,
-    Naming,
+    HEIGHT_BINS,
     Vertebra,
     body_heights,
+    height_loss,
     bone_coordinates,
     find_lesions,
     name_vertebrae,
@@ -63,10 +62,11 @@ class MeasureConfig:
     narrowed_pct: float = 20.0                 # a section this much below the local median area is abnormal
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
-    bilsky_sac_deformed_pct: float = 5.0       # thecal sac deformed: area or AP compromise at least this
-    bilsky_cord_compressed_pct: float = 10.0   # cord compressed: cord area compression at least this ...
-    bilsky_cord_flattened_pct: float = 15.0    # ... or cord AP compression at least this
-    bilsky_no_csf_fraction: float = 0.1        # grade 3: less than this fraction of the cord's rim is CSF
+    bilsky_cord_compressed_pct: float = 8.0    # grade 2: cord area this far below its references
+    bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
+    bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
+    conus_taper_mm: float = 22.0               # the cord above its tip is tapering: never a cord reference
+    canal_end_taper_mm: float = 18.0           # a canal ending in view tapers over this length: not measured
     min_disc_gap_mm: float = 8.0               # disc fragments closer than this are one disc
     min_body_fraction: float = 0.25            # a body smaller than this x the median body is not a vertebra
     sacrum_length_factor: float = 1.4
@@ -193,31 +193,43 @@ def _plateau_centre(values: np.ndarray, idx: np.ndarray, best: int, tol: float) 
     return int(idx[(lo + hi) // 2])
 
 
-def _bilsky(idx: np.ndarray, sec: CrossSections, comp: dict[str, list[CompromiseResult | None]],
-            cfg: MeasureConfig) -> tuple[BilskyGrade | None, str]:
-    """Bilsky grade of the sections ``idx`` of one level from tumour, sac, cord and CSF geometry."""
-    tum = idx[np.nan_to_num(sec.tumour_area_mm2[idx]) >= cfg.min_tumour_area_mm2]
-    if len(tum) == 0:
-        return None, "no epidural tumour at this level"
-    sac = max((_pct(comp["canal"], i) or 0.0) for i in tum)
-    sac_ap = max((_pct(comp["canal_ap"], i) or 0.0) for i in tum)
-    deformed = sac >= cfg.bilsky_sac_deformed_pct or sac_ap >= cfg.bilsky_sac_deformed_pct
-    touch = bool(sec.tumour_touches_cord[tum].any())
-    cord_c = np.array([(_pct(comp["cord"], i) or 0.0) for i in tum])
-    cord_ap = np.array([(_pct(comp["cord_ap"], i) or 0.0) for i in tum])
-    squeezed = (cord_c >= cfg.bilsky_cord_compressed_pct) | (cord_ap >= cfg.bilsky_cord_flattened_pct)
-    if touch and squeezed.any():
-        worst = tum[squeezed][int(np.argmax(np.maximum(cord_c, cord_ap)[squeezed]))]
-        ring = sec.cord_ring_csf[worst]
-        no_csf = bool(np.isfinite(ring) and ring < cfg.bilsky_no_csf_fraction)
-        grade = BilskyGrade.G3 if no_csf else BilskyGrade.G2
-        return grade, (f"cord compressed by {max(cord_c.max(), 0):.0f} % (area), {max(cord_ap.max(), 0):.0f} % (AP); "
-                       f"CSF on {100 * (0 if not np.isfinite(ring) else ring):.0f} % of the cord's rim")
-    if deformed and touch:
-        return BilskyGrade.G1C, f"sac narrowed {max(sac, sac_ap):.0f} %, tumour touching the cord"
-    if deformed:
-        return BilskyGrade.G1B, f"sac narrowed {max(sac, sac_ap):.0f} %, cord not touched"
-    return BilskyGrade.G1A, f"sac narrowed {max(sac, sac_ap):.0f} % (not deformed)"
+def _section_grades(sec: CrossSections, cord_comp: list[CompromiseResult | None], cfg: MeasureConfig
+                    ) -> np.ndarray:
+    """Bilsky ordinal (0..5 as in BilskyGrade; -1 = no epidural tumour) of every cross-section.
+
+    3: cord present and no CSF left in the section; 2: tumour touches a cord that is compressed (area
+    below its references by ``bilsky_cord_compressed_pct``); 1c: tumour touches the cord; 1b: tumour
+    touches the thecal sac; 1a: tumour in the epidural space, sac not reached.
+    """
+    n = len(sec.s_mm)
+    out = np.full(n, -1, dtype=np.int64)
+    tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
+    cord = np.nan_to_num(sec.cord_area_mm2) > 0
+    no_csf = cord & (np.nan_to_num(sec.csf_area_mm2) <= cfg.bilsky_no_csf_area_mm2)
+    squeezed = np.array([r is not None and r.pct is not None and r.pct >= cfg.bilsky_cord_compressed_pct
+                         for r in cord_comp])
+    for i in np.flatnonzero(tumour):
+        if no_csf[i]:
+            g = BilskyGrade.G3
+        elif sec.tumour_touches_cord[i] and squeezed[i]:
+            g = BilskyGrade.G2
+        elif sec.tumour_touches_cord[i]:
+            g = BilskyGrade.G1C
+        elif sec.tumour_touches_sac[i]:
+            g = BilskyGrade.G1B
+        else:
+            g = BilskyGrade.G1A
+        out[i] = g.ordinal
+    return out
+
+
+def _level_bilsky(idx: np.ndarray, grades: np.ndarray, min_sections: int) -> BilskyGrade | None:
+    """Highest grade reached by at least ``min_sections`` of the sections ``idx`` (None: no tumour)."""
+    g = np.sort(grades[idx])[::-1]
+    g = g[g >= 0]
+    if len(g) == 0:
+        return None
+    return list(BilskyGrade)[int(g[min(min_sections, len(g)) - 1])]
 
 
 def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
@@ -231,14 +243,14 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
-def _expected_height(k: int, verts: list[Vertebra]) -> dict[str, float] | None:
+def _expected_height(k: int, verts: list[Vertebra]) -> np.ndarray | None:
+    """Expected body heights of vertebra ``k`` per height bin: median of up to two complete neighbours
+    on each side (the sacrum and partial bodies excluded)."""
     usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum]
-    above = [v for v in usable if v.index < k][-2:]
-    below = [v for v in usable if v.index > k][:2]
-    neigh = above + below
+    neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
     if not neigh:
         return None
-    return {key: float(np.median([v.heights_mm[key] for v in neigh])) for key in ("anterior", "middle", "posterior")}  # type: ignore[index]
+    return np.median(np.stack([v.heights_mm for v in neigh]), axis=0)  # type: ignore[misc]
 
 
 def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray | None = None,
@@ -262,7 +274,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     _, _, ca, cl_l = cl.project(canal_xyz)
     dist = np.hypot(ca, cl_l)
     radius = min(cfg.max_radius_mm, float(np.percentile(dist, 99.5)) + cfg.section_margin_mm)
-    sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm)
+    sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
+                          end_taper_mm=cfg.canal_end_taper_mm)
     s = sec.s_mm
 
     # vertebrae, names, heights
@@ -276,38 +289,39 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         if v.name is None:
             v.name = f"V{v.index + 1}"
         v.heights_mm = body_heights(v, bc, cl, affine)
-    height_loss: dict[int, tuple[float | None, str | None]] = {}
+    losses: dict[int, tuple[float | None, str | None]] = {}
     for v in verts:
         if v.is_sacrum:
-            height_loss[v.index] = (None, "the sacrum is not graded")
+            losses[v.index] = (None, "the sacrum is not graded")
         elif v.partial:
-            height_loss[v.index] = (None, "vertebral body not entirely in the field of view")
+            losses[v.index] = (None, "vertebral body not entirely in the field of view")
         elif v.heights_mm is None:
-            height_loss[v.index] = (None, "too few body voxels to measure heights")
+            losses[v.index] = (None, "too few body voxels to measure heights")
         else:
             exp = _expected_height(v.index, verts)
             if exp is None:
-                height_loss[v.index] = (None, "no complete neighbouring vertebra to compare heights with")
+                losses[v.index] = (None, "no complete neighbouring vertebra to compare heights with")
             else:
-                loss = max(0.0, max(1.0 - v.heights_mm[k] / exp[k] for k in exp) * 100.0)
-                height_loss[v.index] = (loss, None)
+                loss, _ = height_loss(v.heights_mm, exp)
+                losses[v.index] = (loss, None) if np.isfinite(loss) else (None, "body heights not measurable")
 
     # abnormal sections: epidural tumour, collapse, clear local narrowing
     tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
     abnormal = tumour.copy()
     for v in verts:
-        loss = height_loss[v.index][0]
+        loss = losses[v.index][0]
         if loss is not None and loss >= cfg.collapse_abnormal_pct:
             abnormal |= (s >= v.s_from) & (s < v.s_to)
     local = _rolling_median(sec.canal_area_mm2, s, cfg.narrowed_window_mm)
     with np.errstate(invalid="ignore"):
         abnormal |= sec.canal_area_mm2 < (1 - cfg.narrowed_pct / 100.0) * local
     cord_profile = np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan)
-    cord_ap_profile = np.where(np.nan_to_num(sec.cord_ap_mm) > 0, sec.cord_ap_mm, np.nan)
+    if conus is not None:  # the tapering conus is not a compressed cord, nor a reference for one
+        cord_profile[s > conus - cfg.conus_taper_mm] = np.nan
     comp = {"canal": _compromise_profile(sec.canal_area_mm2, s, abnormal, cfg),
             "canal_ap": _compromise_profile(sec.canal_ap_mm, s, abnormal, cfg),
-            "cord": _compromise_profile(cord_profile, s, abnormal, cfg),
-            "cord_ap": _compromise_profile(cord_ap_profile, s, abnormal, cfg)}
+            "cord": _compromise_profile(cord_profile, s, abnormal, cfg)}
+    grades = _section_grades(sec, comp["cord"], cfg)
 
     # lesions
     lesions = find_lesions(labels, bc, verts, affine, min_volume_mm3=cfg.min_lesion_volume_mm3, image=image,
@@ -336,7 +350,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
             if len(cidx):
                 i_cord = int(cidx[np.nanargmin(cord_profile[cidx])])
             else:
-                why["cord"] = "no spinal cord at this level (below the conus or not labelled)"
+                why["cord_compression_pct"] = ("no full-size spinal cord at this level (conus taper, below the "
+                                               "conus, or not labelled)")
         c_area = comp["canal"][i_min] if i_min is not None else None
         c_ap = comp["canal_ap"][i_ap] if i_ap is not None else None
         c_cord = comp["cord"][i_cord] if i_cord is not None else None
@@ -352,14 +367,18 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
             if res is not None and res.note:
                 why[key] = res.note
         entry["worst_position_mm"] = ([_r(x, 2) for x in sec.centre_mm[i_min]] if i_min is not None else None)
-        grade, grade_why = _bilsky(idx, sec, comp, cfg) if len(idx) else (None, "no measurable canal")
+        grade = _level_bilsky(idx, grades, cfg.bilsky_min_sections)
+        grade_why = (f"highest grade on >= {cfg.bilsky_min_sections} cross-sections with epidural tumour"
+                     if grade is not None else "no epidural tumour at this level")
         lv_lesions = [les for les in lesions if les.level == v.name]
         if grade is None and lv_lesions:
             grade, grade_why = BilskyGrade.G0, "osseous disease without epidural tumour"
         entry["bilsky"] = grade.value if grade is not None else None
         entry["bilsky_basis"] = grade_why
-        loss, loss_why = height_loss[v.index]
-        entry["heights_mm"] = ({k: _r(x) for k, x in v.heights_mm.items()} if v.heights_mm else None)
+        loss, loss_why = losses[v.index]
+        entry["heights_mm"] = ({k: _r(float(v.heights_mm[np.argmin(np.abs(HEIGHT_BINS - b))]))
+                                for k, b in (("anterior", 0.8), ("middle", 0.0), ("posterior", -0.8))}
+                               if v.heights_mm is not None else None)
         entry["height_loss_pct"] = _r(loss)
         genant = genant_from_height_loss(loss) if loss is not None else None
         entry["genant"] = int(genant) if genant is not None else None
@@ -442,12 +461,13 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         "cord_compression_pct": "same formula on the spinal cord area (MSCC-style)",
         "abnormal_sections": "touched by epidural tumour, in a collapsed vertebra (height loss >= "
                              f"{cfg.collapse_abnormal_pct} %), or {cfg.narrowed_pct} % below the local median",
-        "bilsky": "from geometry at the level's tumour sections: sac deformed (compromise >= "
-                  f"{cfg.bilsky_sac_deformed_pct} %), tumour touching cord, cord compressed (area >= "
-                  f"{cfg.bilsky_cord_compressed_pct} % or AP >= {cfg.bilsky_cord_flattened_pct} %), CSF on "
-                  f"< {cfg.bilsky_no_csf_fraction:.0%} of the cord rim = no CSF",
+        "bilsky": "per cross-section with epidural tumour: 3 cord and no CSF (<= "
+                  f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches a cord compressed >= "
+                  f"{cfg.bilsky_cord_compressed_pct} %; 1c tumour touches the cord; 1b tumour touches the thecal "
+                  f"sac; 1a sac not reached. Level grade: highest reached on >= {cfg.bilsky_min_sections} sections",
         "genant": "largest of anterior/middle/posterior height loss vs the median of up to two complete "
-                  "neighbours on each side; 0 < 20 %, 1 20-25 %, 2 25-40 %, 3 > 40 %",
+                  "neighbours on each side (mean heights in AP bins over the central half of the body; the "
+                  "anterior/posterior losses extrapolated to the walls); 0 < 20 %, 1 20-25 %, 2 25-40 %, 3 > 40 %",
         "level_extent": "from mid-disc above to mid-disc below the body",
         "sins": "imaging components only (location, lesion type, collapse, posterolateral); alignment and "
                 "pain are not scored",

@@ -29,8 +29,8 @@ class CrossSections:
     ``canal_area_mm2`` is CSF ∪ cord; ``canal_ap_mm`` the canal length along the anterior axis through the
     canal's lateral centre; ``canal_transverse_mm`` the lateral extent; ``tumour_area_mm2`` epidural
     tumour; ``csf_area_mm2`` CSF only; ``cord_ap_mm`` the cord's AP length through its lateral centre;
-    ``tumour_touches_cord`` whether tumour and cord pixels are adjacent in the plane; ``cord_ring_csf``
-    the fraction of the cord's one-pixel outer ring that is CSF (NaN without cord).
+    ``tumour_touches_cord`` / ``tumour_touches_sac`` whether tumour pixels are adjacent (4-neighbours in the
+    plane) to cord / to thecal sac (CSF or cord) pixels.
     """
 
     s_mm: np.ndarray
@@ -44,7 +44,7 @@ class CrossSections:
     csf_area_mm2: np.ndarray
     tumour_area_mm2: np.ndarray
     tumour_touches_cord: np.ndarray
-    cord_ring_csf: np.ndarray
+    tumour_touches_sac: np.ndarray
     pixel_mm: float
 
 
@@ -85,13 +85,27 @@ def _trim_ends(valid: np.ndarray, area: np.ndarray, end_fraction: float) -> None
             valid[i] = False
 
 
+def _trim_taper(valid: np.ndarray, edge: np.ndarray, has_canal: np.ndarray, s: np.ndarray, taper_mm: float) -> None:
+    """Where the canal ends inside the field of view, its last ``taper_mm`` taper: invalidate them."""
+    idx = np.flatnonzero(has_canal)
+    if len(idx) == 0 or taper_mm <= 0:
+        return
+    first, last = idx[0], idx[-1]
+    if not edge[first]:
+        valid[s < s[first] + taper_mm] = False
+    if not edge[last]:
+        valid[s > s[last] - taper_mm] = False
+
+
 def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *, radius_mm: float,
-                    pixel_mm: float = 0.3, end_fraction: float = 0.75, chunk: int = 64) -> CrossSections:
+                    pixel_mm: float = 0.3, end_fraction: float = 0.75, end_taper_mm: float = 0.0,
+                    chunk: int = 64) -> CrossSections:
     """Sample the label map on planes perpendicular to ``centreline`` and measure each plane.
 
     ``radius_mm`` is the half-width of the square plane (it must contain the canal and tumour). Sections
     at either end of the canal below ``end_fraction`` x the median canal area are the canal's end cap
-    (or its taper) and are not measurable.
+    (or its taper) and are not measurable; where the canal ends inside the field of view, so are the
+    sections within ``end_taper_mm`` of its end.
     """
     half = int(np.ceil(radius_mm / pixel_mm))
     offs = np.arange(-half, half + 1, dtype=np.float32) * np.float32(pixel_mm)
@@ -102,8 +116,11 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
     strides = np.array([labels.shape[1] * labels.shape[2], labels.shape[2], 1], dtype=np.int64)
     n = len(centreline)
     px2 = pixel_mm * pixel_mm
-    res = {k: np.full(n, np.nan) for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum", "ring")}
+    res = {k: np.full(n, np.nan) for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum")}
     touch = np.zeros(n, dtype=bool)
+    touch_sac = np.zeros(n, dtype=bool)
+    at_edge = np.zeros(n, dtype=bool)
+    has_canal = np.zeros(n, dtype=bool)
     valid = np.zeros(n, dtype=bool)
     # plane axes and centres in voxel coordinates: vox = base + ya * va + xl * vl
     base_all = (centreline.points_mm @ inv[:3, :3].T + inv[:3, 3]).astype(np.float32)
@@ -125,7 +142,9 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         canal = csf | cord
         # the canal (or tumour) touching the edge of the field of view makes the section unmeasurable
         edge = _shift_or(_shift_or(canal | tum)) & ~inside
-        valid[sl] = ~edge.any(axis=(1, 2)) & canal.any(axis=(1, 2))
+        at_edge[sl] = edge.any(axis=(1, 2))
+        has_canal[sl] = canal.any(axis=(1, 2))
+        valid[sl] = ~at_edge[sl] & has_canal[sl]
         res["canal"][sl] = canal.sum((1, 2)) * px2
         res["cord"][sl] = cord.sum((1, 2)) * px2
         res["csf"][sl] = csf.sum((1, 2)) * px2
@@ -137,18 +156,17 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         first = np.argmax(lat_any, axis=1)
         last = lat_any.shape[1] - 1 - np.argmax(lat_any[:, ::-1], axis=1)
         res["tr"][sl] = np.where(has, (last - first + 1) * pixel_mm, 0.0)
-        cord_d = _shift_or(cord)
-        touch[sl] = (cord_d & tum).any(axis=(1, 2))
-        ring = cord_d & ~cord
-        ring_n = ring.sum((1, 2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            res["ring"][sl] = np.where(ring_n > 0, (ring & csf).sum((1, 2)) / np.maximum(ring_n, 1), np.nan)
+        tum_d = _shift_or(tum)
+        touch[sl] = (tum_d & cord).any(axis=(1, 2))
+        touch_sac[sl] = (tum_d & canal).any(axis=(1, 2))
     _trim_ends(valid, res["canal"] + res["tum"], end_fraction)
+    _trim_taper(valid, at_edge, has_canal, centreline.s_mm, end_taper_mm)
     for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum"):
         res[k][~valid] = np.nan
     return CrossSections(
         s_mm=centreline.s_mm.copy(), centre_mm=centreline.points_mm.copy(), valid=valid,
         canal_area_mm2=res["canal"], canal_ap_mm=res["ap"], canal_transverse_mm=res["tr"],
         cord_area_mm2=res["cord"], cord_ap_mm=res["cord_ap"], csf_area_mm2=res["csf"],
-        tumour_area_mm2=res["tum"], tumour_touches_cord=touch & valid, cord_ring_csf=res["ring"],
+        tumour_area_mm2=res["tum"], tumour_touches_cord=touch & valid,
+        tumour_touches_sac=touch_sac & valid,
         pixel_mm=pixel_mm)

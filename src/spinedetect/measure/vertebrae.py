@@ -21,7 +21,7 @@ from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
 __all__ = ["LEVEL_NAMES", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "bone_coordinates",
-           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "find_lesions", "LesionSite"]
+           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "HEIGHT_BINS", "find_lesions", "LesionSite"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Vertebra:
     disc_below: bool | None = None
     name: str | None = None
     is_sacrum: bool = False
-    heights_mm: dict[str, float] | None = None
+    heights_mm: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -193,41 +193,65 @@ def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centrel
     return out
 
 
-def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affine: np.ndarray,
-                 *, bin_fraction: float = 0.2) -> dict[str, float] | None:
-    """Anterior, middle and posterior body heights (mm) along the canal tangent at the vertebra.
+#: Relative AP positions (-1 posterior wall, +1 anterior wall) of the height bins.
+HEIGHT_BINS: np.ndarray = np.round(np.arange(-0.8, 0.81, 0.2), 2)
 
-    Heights are measured in slabs of ``bin_fraction`` of the body depth near the anterior wall, at the
-    middle and near the posterior wall, over the central half of the body's width.
+
+def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affine: np.ndarray
+                 ) -> np.ndarray | None:
+    """Mean body height (mm, along the canal tangent) in AP bins centred on :data:`HEIGHT_BINS`.
+
+    Each bin is 0.2 of the half depth wide and spans the central half of the body's width; its mean
+    height is its voxel volume over its footprint, which is not quantised to the voxel size on an
+    oblique grid. None when the body is too small to measure.
     """
-    if len(v.body) < 30:
+    if len(v.body) < 50:
         return None
     xyz = bc.xyz[v.body]
     c = xyz.mean(0)
     j = int(np.argmin(np.linalg.norm(centreline.points_mm - c, axis=1)))
-    t, ant, lat = centreline.tangent[j], centreline.anterior[j], centreline.lateral[j]
-    d = xyz - c
-    u, a, l = d @ t, d @ ant, d @ lat
-    half_w = 0.5 * (np.percentile(l, 98) - np.percentile(l, 2))
-    central = np.abs(l - np.median(l)) <= 0.5 * half_w
-    if central.sum() < 20:
-        central = np.ones_like(central)
-    u, a = u[central], a[central]
-    a_min, a_max = np.percentile(a, 1), np.percentile(a, 99)
-    depth = a_max - a_min
-    if depth <= 0:
+    ant, lat = centreline.anterior[j], centreline.lateral[j]
+    a, l = (xyz - c) @ ant, (xyz - c) @ lat
+    l_lo, l_hi = np.percentile(l, [0.5, 99.5])
+    half_lr, l_c = 0.5 * (l_hi - l_lo), 0.5 * (l_hi + l_lo)
+    band = np.abs(l - l_c) <= 0.25 * half_lr
+    if band.sum() < 30:
         return None
-    ext = float(np.abs(affine[:3, :3].T @ t).sum())  # one voxel's extent along the tangent
-    bins = {"anterior": (a_max - (0.05 + bin_fraction) * depth, a_max - 0.05 * depth),
-            "middle": (a_min + (0.5 - bin_fraction / 2) * depth, a_min + (0.5 + bin_fraction / 2) * depth),
-            "posterior": (a_min + 0.05 * depth, a_min + (0.05 + bin_fraction) * depth)}
-    out: dict[str, float] = {}
-    for name, (lo, hi) in bins.items():
-        sel = (a >= lo) & (a <= hi)
-        if sel.sum() < 5:
-            return None
-        out[name] = float(u[sel].max() - u[sel].min() + ext)
-    return out
+    a_lo, a_hi = np.percentile(a[band], [0.5, 99.5])
+    half_ap, a_c = 0.5 * (a_hi - a_lo), 0.5 * (a_hi + a_lo)
+    if half_ap <= 0 or half_lr <= 0:
+        return None
+    ua = (a[band] - a_c) / half_ap
+    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
+    footprint = (0.2 * half_ap) * (0.5 * half_lr)
+    counts = np.array([np.count_nonzero(np.abs(ua - b) <= 0.1) for b in HEIGHT_BINS], dtype=np.float64)
+    return counts * voxel_mm3 / footprint
+
+
+def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Largest height loss (percent, >= 0) of a body vs its expected heights, both per HEIGHT_BINS.
+
+    The loss profile over the anterior (posterior) bins is extrapolated linearly to the anterior
+    (posterior) wall, where a wedge collapse is deepest; the middle is the central bin. Returns the
+    largest and the three losses.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loss = 1.0 - heights / expected
+    front = HEIGHT_BINS >= 0.39
+    back = HEIGHT_BINS <= -0.39
+
+    def wall(sel: np.ndarray, at: float) -> float:
+        x, y = HEIGHT_BINS[sel], loss[sel]
+        ok = np.isfinite(y)
+        if ok.sum() < 2:
+            return float(np.nanmean(y)) if ok.any() else float("nan")
+        k, b = np.polyfit(x[ok], y[ok], 1)
+        return float(k * at + b)
+
+    parts = {"anterior": 100.0 * wall(front, 1.0), "middle": 100.0 * float(loss[len(loss) // 2]),
+             "posterior": 100.0 * wall(back, -1.0)}
+    finite = [x for x in parts.values() if np.isfinite(x)]
+    return (max(0.0, max(finite)) if finite else float("nan")), parts
 
 
 def parse_level_hint(hint: str) -> tuple[str, str]:
