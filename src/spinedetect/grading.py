@@ -9,7 +9,8 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = ["BilskyGrade", "GenantGrade", "genant_from_height_loss", "BILSKY_DESCRIPTIONS", "LesionType",
-           "sins_location_score", "sins_lesion_type_score", "sins_collapse_score", "sins_posterolateral_score"]
+           "sins_location_score", "sins_lesion_type_score", "sins_collapse_score", "sins_posterolateral_score",
+           "sins_partial_score"]
 
 
 class BilskyGrade(str, Enum):
@@ -71,24 +72,29 @@ class LesionType(str, Enum):
     BLASTIC = "blastic"
 
 
-_SINS_JUNCTIONAL = {"C1", "C2", "C7", "T1", "T2", "T11", "T12", "L1", "L5", "S1"}
-_SINS_MOBILE = {"C3", "C4", "C5", "C6", "L2", "L3", "L4"}
-_SINS_SEMIRIGID = {f"T{i}" for i in range(3, 11)}
-_SINS_RIGID = {f"S{i}" for i in range(2, 6)}
-
-
 def sins_location_score(level: str) -> int:
-    """SINS location points of a level name: junctional 3 (O-C2, C7-T2, T11-L1, L5-S1), mobile 2
-    (C3-C6, L2-L4), semirigid 1 (T3-T10), rigid 0 (S2-S5). Raises ValueError for an unknown name."""
-    name = level.upper()
-    for points, names in ((3, _SINS_JUNCTIONAL), (2, _SINS_MOBILE), (1, _SINS_SEMIRIGID), (0, _SINS_RIGID)):
-        if name in names:
-            return points
-    raise ValueError(f"unknown vertebral level {level!r}")
+    """SINS location component of a vertebral level name (e.g. "L5", "T11", "S1").
+
+    Junctional (occiput-C2, C7-T2, T11-L1, L5-S1) 3; mobile (C3-C6, L2-L4) 2; semirigid (T3-T10) 1;
+    rigid (S2-S5) 0. S1 belongs to the L5-S1 junction.
+    """
+    region, number = level[:1].upper(), level[1:]
+    if region not in "CTLS" or not number.isdigit():
+        raise ValueError(f"not a vertebral level name: {level!r}")
+    n = int(number)
+    if region == "C":
+        return 3 if n <= 2 or n == 7 else 2
+    if region == "T":
+        return 3 if n <= 2 or n >= 11 else 1
+    if region == "L":
+        return 3 if n in (1, 5) else 2
+    return 3 if n == 1 else 0
 
 
-def sins_lesion_type_score(lesion_type: LesionType) -> int:
-    """SINS bone lesion points: lytic 2, mixed 1, blastic 0."""
+def sins_lesion_type_score(lesion_type: LesionType | str | None) -> int:
+    """SINS bone lesion points: lytic 2, mixed 1, blastic 0 (None: no lesion, 0)."""
+    if lesion_type is None:
+        return 0
     return {LesionType.LYTIC: 2, LesionType.MIXED: 1, LesionType.BLASTIC: 0}[LesionType(lesion_type)]
 
 
@@ -99,7 +105,7 @@ def sins_collapse_score(height_loss_pct: float, body_involvement_pct: float, *,
     (the Genant grade 1 threshold, so measurement noise is not called collapse)."""
     if height_loss_pct > 50.0:
         return 3
-    if height_loss_pct >= collapse_min_pct:
+    if height_loss_pct > 0.0 and height_loss_pct >= collapse_min_pct:
         return 2
     if body_involvement_pct > 50.0:
         return 1
@@ -110,3 +116,21 @@ def sins_posterolateral_score(left: bool, right: bool) -> int:
     """SINS posterolateral involvement points (facet, pedicle or costovertebral joint): bilateral 3,
     unilateral 1, none 0."""
     return 3 if (left and right) else 1 if (left or right) else 0
+
+
+_POSTEROLATERAL_SIDES = {"bilateral": (True, True), "unilateral": (True, False), "none": (False, False)}
+
+
+def sins_partial_score(level: str, lesion_type: str | None, height_loss_pct: float,
+                       body_involvement_pct: float, posterolateral: str, alignment: int = 0) -> int:
+    """Imaging part of SINS (pain not scored): location + lesion + alignment + collapse + posterolateral.
+
+    ``lesion_type`` "lytic" 2, "mixed" 1, "blastic" 0 (None: no lesion, 0); collapse: height loss > 50 % 3,
+    any collapse 2, none but > 50 % of the body involved 1, else 0; ``posterolateral`` "bilateral" 3,
+    "unilateral" 1, "none" 0; ``alignment`` (0, 2 or 4) as measured. This is the analytic form (any
+    height loss is a collapse) used for phantom truth; measurements pass a noise floor to
+    :func:`sins_collapse_score` instead.
+    """
+    return (sins_location_score(level) + sins_lesion_type_score(lesion_type) + alignment
+            + sins_collapse_score(height_loss_pct, body_involvement_pct, collapse_min_pct=0.0)
+            + sins_posterolateral_score(*_POSTEROLATERAL_SIDES[posterolateral]))
