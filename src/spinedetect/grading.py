@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["BilskyGrade", "GenantGrade", "genant_from_height_loss", "BILSKY_DESCRIPTIONS", "sins_location_score",
+__all__ = ["BilskyGrade", "GenantGrade", "genant_from_height_loss", "BILSKY_DESCRIPTIONS", "LesionType",
+           "sins_location_score", "sins_lesion_type_score", "sins_collapse_score", "sins_posterolateral_score",
            "sins_partial_score"]
 
 
@@ -63,6 +64,14 @@ def genant_from_height_loss(height_loss_pct: float) -> GenantGrade:
     return GenantGrade.SEVERE
 
 
+class LesionType(str, Enum):
+    """Osseous lesion matrix type, as SINS scores it."""
+
+    LYTIC = "lytic"
+    MIXED = "mixed"
+    BLASTIC = "blastic"
+
+
 def sins_location_score(level: str) -> int:
     """SINS location component of a vertebral level name (e.g. "L5", "T11", "S1").
 
@@ -82,22 +91,46 @@ def sins_location_score(level: str) -> int:
     return 3 if n == 1 else 0
 
 
+def sins_lesion_type_score(lesion_type: LesionType | str | None) -> int:
+    """SINS bone lesion points: lytic 2, mixed 1, blastic 0 (None: no lesion, 0)."""
+    if lesion_type is None:
+        return 0
+    return {LesionType.LYTIC: 2, LesionType.MIXED: 1, LesionType.BLASTIC: 0}[LesionType(lesion_type)]
+
+
+def sins_collapse_score(height_loss_pct: float, body_involvement_pct: float, *,
+                        collapse_min_pct: float = 20.0) -> int:
+    """SINS vertebral body collapse points: > 50 % collapse 3, collapse < 50 % 2, no collapse but
+    > 50 % of the body involved 1, none 0. Collapse means a height loss of at least ``collapse_min_pct``
+    (the Genant grade 1 threshold, so measurement noise is not called collapse)."""
+    if height_loss_pct > 50.0:
+        return 3
+    if height_loss_pct > 0.0 and height_loss_pct >= collapse_min_pct:
+        return 2
+    if body_involvement_pct > 50.0:
+        return 1
+    return 0
+
+
+def sins_posterolateral_score(left: bool, right: bool) -> int:
+    """SINS posterolateral involvement points (facet, pedicle or costovertebral joint): bilateral 3,
+    unilateral 1, none 0."""
+    return 3 if (left and right) else 1 if (left or right) else 0
+
+
+_POSTEROLATERAL_SIDES = {"bilateral": (True, True), "unilateral": (True, False), "none": (False, False)}
+
+
 def sins_partial_score(level: str, lesion_type: str | None, height_loss_pct: float,
                        body_involvement_pct: float, posterolateral: str, alignment: int = 0) -> int:
     """Imaging part of SINS (pain not scored): location + lesion + alignment + collapse + posterolateral.
 
     ``lesion_type`` "lytic" 2, "mixed" 1, "blastic" 0 (None: no lesion, 0); collapse: height loss > 50 % 3,
     any collapse 2, none but > 50 % of the body involved 1, else 0; ``posterolateral`` "bilateral" 3,
-    "unilateral" 1, "none" 0; ``alignment`` (0, 2 or 4) as measured.
+    "unilateral" 1, "none" 0; ``alignment`` (0, 2 or 4) as measured. This is the analytic form (any
+    height loss is a collapse) used for phantom truth; measurements pass a noise floor to
+    :func:`sins_collapse_score` instead.
     """
-    lesion = {"lytic": 2, "mixed": 1, "blastic": 0, None: 0}[lesion_type]
-    if height_loss_pct > 50.0:
-        collapse = 3
-    elif height_loss_pct > 0.0:
-        collapse = 2
-    elif body_involvement_pct > 50.0:
-        collapse = 1
-    else:
-        collapse = 0
-    side = {"bilateral": 3, "unilateral": 1, "none": 0}[posterolateral]
-    return sins_location_score(level) + lesion + alignment + collapse + side
+    return (sins_location_score(level) + sins_lesion_type_score(lesion_type) + alignment
+            + sins_collapse_score(height_loss_pct, body_involvement_pct, collapse_min_pct=0.0)
+            + sins_posterolateral_score(*_POSTEROLATERAL_SIDES[posterolateral]))

@@ -1,0 +1,224 @@
+"""Measurement accuracy on analytic synthetic spines voxelised on straight, curved, oblique and
+anisotropic grids (the fast CI tests; the phantom sweep lives in test_phantom_accuracy.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinedetect.alert import AlertLevel
+from spinedetect.errors import InputError
+from spinedetect.labels import Label
+from spinedetect.measure import MeasureConfig, measure_labels
+from spinedetect.measure.centreline import fit_centreline
+
+from .synthetic import SynthSpine, canal_coords, grid_for, rotation, voxelise
+
+NARROW = SynthSpine(length_mm=160.0, narrow_s_mm=75.0, narrow_factor=0.65, n_vertebrae=4, sacrum_len_mm=40.0)
+TRUE_PCT = (1 - 0.65 ** 2) * 100  # concentric narrowing of an elliptical canal
+TRUE_AP_PCT = 35.0
+
+
+def _measure(spine: SynthSpine, spacing=(1.0, 1.0, 1.0), rot=None, **kw):
+    shape, aff = grid_for(spine, spacing, rot)
+    return measure_labels(voxelise(spine, shape, aff), aff, **kw), aff
+
+
+@pytest.fixture(scope="module")
+def straight():
+    return _measure(NARROW)[0]
+
+
+def test_straight_canal_compromise_and_levels(straight):
+    rep = straight
+    assert rep.naming["rule"] == "sacrum"
+    assert [lv["name"] for lv in rep.levels] == ["L2", "L3", "L4", "L5", "S1"]
+    # on this axis-aligned 1 mm grid the truth is the voxel count of the slices (z = -75 vs z = -40)
+    shape, aff = grid_for(NARROW)
+    lab = voxelise(NARROW, shape, aff)
+    canal = np.isin(lab, [Label.CSF, Label.CORD])
+    k = {z: int(round((z - aff[2, 3]) / aff[2, 2])) for z in (-75.0, -40.0)}
+    voxel_pct = (1 - canal[:, :, k[-75.0]].sum() / canal[:, :, k[-40.0]].sum()) * 100
+    assert voxel_pct == pytest.approx(TRUE_PCT, abs=5.0)
+    assert rep.worst["canal_compromise_pct"] == pytest.approx(voxel_pct, abs=2.0)
+    assert rep.worst["canal_compromise_ap_pct"] == pytest.approx(TRUE_AP_PCT, abs=6.0)
+    # the narrowing centre at s = 75 mm lies at world z = -75 on the straight spine
+    assert abs(rep.worst["position_mm"][2] + 75.0) <= 3.0
+    normal = [lv for lv in rep.levels if lv["name"] != rep.worst["level"] and lv["canal_compromise_pct"] is not None]
+    assert normal and all(abs(lv["canal_compromise_pct"]) < 5 for lv in normal)
+    # canal area of a normal level ~ pi * 8 * 10
+    assert normal[0]["canal_area_mm2"] == pytest.approx(np.pi * 80, rel=0.06)
+    assert normal[0]["cord_area_mm2"] == pytest.approx(np.pi * 20, rel=0.1)
+
+
+def test_report_has_contract_fields(straight):
+    d = straight.to_dict()
+    assert set(d["alert"]) >= {"level", "worst_level", "reasons"}
+    assert set(d["worst"]) >= {"level", "canal_compromise_pct", "position_mm"}
+    assert d["naming"]["rule"] in {"sacrum", "conus", "hint", "none"}
+    assert "canal_compromise_pct" in d["definitions"] and d["centreline_mm"]
+    keys = {"name", "canal_area_mm2", "canal_ap_mm", "cord_area_mm2", "canal_compromise_pct",
+            "canal_compromise_ap_pct", "cord_compression_pct", "bilsky", "genant", "height_loss_pct", "sins",
+            "null_reasons"}
+    for lv in d["levels"]:
+        assert keys <= set(lv)
+        for k in ("canal_compromise_pct", "cord_compression_pct", "genant"):
+            if lv[k] is None:
+                assert k in lv["null_reasons"] or k.startswith("cord") and "cord_compression_pct" in lv["null_reasons"]
+    s1 = d["levels"][-1]
+    assert s1["genant"] is None and "sacrum" in s1["null_reasons"]["genant"]
+
+
+def test_bilsky_1b_and_alert(straight):
+    lv = straight.level(straight.worst["level"])
+    # the narrowed sac (5.2 x 6.5 mm radii) still clears the cord (4 x 5 mm): tumour touches the sac only
+    assert lv["bilsky"] == "1b"
+    assert straight.alert.level is AlertLevel.URGENT  # compromise ~58 % >= 50 %
+    assert any("Bilsky 1b" in r for r in straight.alert.reasons)
+
+
+@pytest.mark.parametrize("curv,rot,spacing", [
+    (250.0, (0, 0, 0), (1.0, 1.0, 1.0)),
+    (None, (12, -8, 20), (1.0, 1.0, 1.0)),
+    (300.0, (8, 5, -10), (0.8, 0.8, 3.0)),      # oblique axial-like stack, thick slices along the canal
+    (300.0, (5, 0, 0), (4.0, 0.8, 0.8)),        # sagittal stack, 4 mm slices across the canal
+])
+def test_compromise_on_curved_oblique_anisotropic(curv, rot, spacing):
+    spine = SynthSpine(length_mm=160.0, narrow_s_mm=75.0, narrow_factor=0.65, n_vertebrae=4,
+                       sacrum_len_mm=40.0, curvature_radius_mm=curv)
+    rep, _ = _measure(spine, spacing, rotation(*rot))
+    assert rep.worst["canal_compromise_pct"] == pytest.approx(TRUE_PCT, abs=3.0)
+    true_pos = spine.canal_coords_to_world(np.array([75.0]), np.zeros(1), np.zeros(1))[0]
+    assert np.linalg.norm(np.array(rep.worst["position_mm"]) - true_pos) <= 5.0
+    assert [lv["name"] for lv in rep.levels][-1] == "S1"
+
+
+def test_invariance_to_voxel_size_and_rotation():
+    spine = SynthSpine(length_mm=160.0, narrow_s_mm=75.0, narrow_factor=0.75, n_vertebrae=4,
+                       sacrum_len_mm=40.0, curvature_radius_mm=300.0)
+    a, _ = _measure(spine, (1.0, 1.0, 1.0))
+    b, _ = _measure(spine, (0.7, 1.3, 1.6), rotation(10, -6, 15))
+    assert a.worst["canal_compromise_pct"] == pytest.approx(b.worst["canal_compromise_pct"], abs=2.0)
+    for la, lb in zip(a.levels, b.levels):
+        assert la["name"] == lb["name"]
+        if la["canal_compromise_pct"] is not None and lb["canal_compromise_pct"] is not None:
+            assert la["canal_compromise_pct"] == pytest.approx(lb["canal_compromise_pct"], abs=2.0)
+
+
+def test_centreline_follows_the_arc():
+    spine = SynthSpine(length_mm=160.0, curvature_radius_mm=200.0, with_bone=False)
+    shape, aff = grid_for(spine, (1.2, 1.2, 1.2), rotation(0, 10, 0))
+    lab = voxelise(spine, shape, aff)
+    ijk = np.argwhere(lab > 0).astype(float)
+    cl = fit_centreline(ijk @ aff[:3, :3].T + aff[:3, 3])
+    s, a, l = canal_coords(spine, cl.points_mm)
+    inner = (s > 15) & (s < 145)
+    assert np.abs(np.hypot(a, l)[inner]).max() < 0.6
+    # frames: tangent points inferiorly, lateral towards the patient's right (+x here)
+    assert np.all(cl.tangent[:, 2] < 0) and np.all(cl.lateral[:, 0] > 0.9)
+
+
+def test_genant_from_wedge_collapse():
+    spine = SynthSpine(length_mm=190.0, n_vertebrae=5, collapse={2: 32.0})
+    rep, _ = _measure(spine, (1.0, 1.0, 1.0))
+    names = [lv["name"] for lv in rep.levels]
+    collapsed = rep.levels[2]
+    assert names[2] == "L3" and collapsed["height_loss_pct"] == pytest.approx(32.0, abs=4.0)
+    assert collapsed["genant"] == 2
+    assert all(lv["genant"] == 0 for i, lv in enumerate(rep.levels[:-1]) if i != 2 and lv["genant"] is not None)
+    assert any("Genant grade 2" in r for r in rep.alert.reasons)
+
+
+def test_naming_by_conus_and_by_hint():
+    no_sacrum = SynthSpine(length_mm=150.0, n_vertebrae=5, sacrum_len_mm=0.0, cord_end_s_mm=70.0)
+    shape, aff = grid_for(no_sacrum, (1.2, 1.2, 1.2))
+    lab = voxelise(no_sacrum, shape, aff)
+    lab[:, :, :4] = np.where(np.isin(lab[:, :, :4], [Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS]), 0,
+                             lab[:, :, :4])  # the block below is cut off by the field of view
+    rep = measure_labels(lab, aff)
+    assert rep.naming["rule"] == "conus"
+    owner = next(lv for lv in rep.levels if lv["s_range_mm"][0] <= rep.naming["conus_s_mm"] < lv["s_range_mm"][1])
+    assert owner["name"] == "L1"
+    no_cord = np.where(lab == Label.CORD, Label.CSF, lab).astype(np.uint8)
+    rep2 = measure_labels(no_cord, aff, level_hint="lowest=L5")
+    assert rep2.naming["rule"] == "hint" and rep2.levels[-1]["name"] == "L5"
+    rep3 = measure_labels(no_cord, aff)
+    assert rep3.naming["rule"] == "none" and rep3.levels[0]["name"] == "V1"
+    with pytest.raises(InputError):
+        measure_labels(no_cord, aff, level_hint="bottom is L5")
+
+
+def _with_tumour_around_cord(spine: SynthSpine, spacing, kind: str):
+    shape, aff = grid_for(spine, spacing)
+    lab = voxelise(spine, shape, aff)
+    ijk = np.indices(shape).reshape(3, -1).T.astype(float)
+    s, a, l = canal_coords(spine, ijk @ aff[:3, :3].T + aff[:3, 3])
+    s, a, l = (x.reshape(shape) for x in (s, a, l))
+    zone = (np.abs(s - 75.0) <= 5.0) & (lab == Label.CSF)
+    if kind == "touch":      # tumour from the front reaching the cord without deforming it
+        lab[zone & (a > 0)] = Label.EPIDURAL_TUMOUR
+    elif kind == "no_csf":   # tumour fills all CSF around the cord
+        lab[zone] = Label.EPIDURAL_TUMOUR
+    elif kind == "compress":  # tumour from the front flattens the cord by a third
+        cut = (np.abs(s - 75.0) <= 5.0) & (a > 4.0 - 2.7) & np.isin(lab, [Label.CSF, Label.CORD])
+        lab[cut & (a > 0)] = Label.EPIDURAL_TUMOUR
+    return lab, aff
+
+
+@pytest.mark.parametrize("kind,grade", [("touch", "1c"), ("compress", "2"), ("no_csf", "3")])
+def test_bilsky_grades_from_geometry(kind, grade):
+    spine = SynthSpine(length_mm=150.0, n_vertebrae=4, sacrum_len_mm=40.0)
+    lab, aff = _with_tumour_around_cord(spine, (0.8, 0.8, 1.0), kind)
+    rep = measure_labels(lab, aff)
+    worst = max(rep.levels, key=lambda lv: -1 if lv["bilsky"] is None else ["0", "1a", "1b", "1c", "2", "3"].index(lv["bilsky"]))
+    assert worst["bilsky"] == grade
+    expected = AlertLevel.URGENT if grade in ("2", "3") else AlertLevel.WATCH
+    assert rep.alert.level is expected or (grade == "1c" and rep.alert.level is AlertLevel.URGENT)
+
+
+def test_lesions_site_type_and_sins():
+    spine = SynthSpine(length_mm=150.0, n_vertebrae=4, sacrum_len_mm=26.0)
+    shape, aff = grid_for(spine, (1.0, 1.0, 1.0))
+    lab = voxelise(spine, shape, aff)
+    ijk = np.indices(shape).reshape(3, -1).T.astype(float)
+    s, a, l = (x.reshape(shape) for x in canal_coords(spine, ijk @ aff[:3, :3].T + aff[:3, 3]))
+    # L3 body (3rd vertebra: s 68..90) lytic lesion; right posterior lesion at the same level
+    body_les = (lab == Label.VERTEBRAL_BODY) & ((s - 79) ** 2 + (a - 25) ** 2 + l ** 2 <= 8 ** 2)
+    post_les = (lab == Label.POSTERIOR_ELEMENTS) & (s > 70) & (s < 88) & (l > 0)
+    lab[body_les | post_les] = Label.OSSEOUS_LESION
+    image = np.where(lab == Label.VERTEBRAL_BODY, 100.0, 20.0)
+    image[body_les] = 30.0   # dark: lytic
+    image[post_les] = 200.0  # bright: blastic
+    rep = measure_labels(lab, aff, image=image)
+    assert rep.naming["rule"] == "sacrum"
+    les = {(x["level"], x["site"]): x for x in rep.lesions}
+    assert les[("L4", "body")]["type"] == "lytic"
+    assert les[("L4", "body")]["volume_mm3"] == pytest.approx(4 / 3 * np.pi * 512, rel=0.1)
+    # the synthetic right posterior elements are two unconnected pieces (pedicle, spinous half)
+    post = [x for x in rep.lesions if x["site"] == "right_posterior"]
+    assert post and all(x["level"] == "L4" and x["type"] == "blastic" for x in post)
+    assert sum(x["volume_mm3"] for x in post) == pytest.approx(post_les.sum(), rel=0.05)
+    lv = rep.level("L4")
+    assert lv["bilsky"] == "0" and lv["lesion_count"] == 1 + len(post)
+    sins = lv["sins"]
+    assert sins["location"] == 2 and sins["lesion_type"] == 1 and sins["posterolateral"] == 1
+    assert sins["collapse"] == 0 and sins["partial_total"] == 4 and "pain" in sins["not_scored"]
+    assert rep.alert.level is AlertLevel.WATCH
+    no_image = measure_labels(lab, aff)
+    assert all(x["type"] is None and x["type_reason"] for x in no_image.lesions)
+
+
+def test_bad_input_is_input_error():
+    with pytest.raises(InputError):
+        measure_labels(np.zeros((4, 4)), np.eye(4))
+    with pytest.raises(InputError):
+        measure_labels(np.full((8, 8, 8), 9, dtype=np.uint8), np.eye(4))
+    with pytest.raises(InputError):
+        measure_labels(np.zeros((8, 8, 8), dtype=np.uint8), np.eye(4))  # no canal
+    with pytest.raises(InputError):
+        measure_labels(np.zeros((8, 8, 8), dtype=np.uint8), np.zeros((4, 4)))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        MeasureConfig(step_mm=2.0)
