@@ -11,6 +11,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: subcommand name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("spinedetect.cli.train", "train a segmentation model from a YAML config"),
 }
 
 
