@@ -54,4 +54,4 @@ def build_network(cfg: NetworkConfig, in_channels: int = 1, out_channels: int = 
     from monai.networks.nets import SegResNet
 
     return SegResNet(spatial_dims=3, in_channels=in_channels, out_channels=out_channels,
-                     init_filters=cfg.channels[0], dropout_prob=cfg.dropout or None)
+                     init_filters=cfg.channels[0], dropout_prob=cfg.dropout or None, norm="instance")
