@@ -94,3 +94,18 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 def test_every_configured_network_builds_and_runs(name):
     net = build_network(dataclasses.replace(CFG.network, name=name))
     assert net(torch.zeros(1, 1, 16, 16, 16)).shape == (1, NUM_CLASSES, 16, 16, 16)
+
+
+def test_exported_weights_drop_optimiser_state_and_still_load(tmp_path):
+    from spinedetect.model.checkpoint import export_weights, load_checkpoint
+
+    path, _ = _checkpoint(tmp_path)
+    payload = load_checkpoint(path)
+    payload["optimizer"] = {"state": {}, "param_groups": []}
+    for key in ("format", "versions", "state_sha256"):
+        payload.pop(key)
+    save_checkpoint(path, payload)
+    digest = export_weights(path, tmp_path / "w.pt")
+    out = load_checkpoint(tmp_path / "w.pt")
+    assert "optimizer" not in out and out["step"] == 7 and out["exported_from"]["path"] == "m.pt"
+    assert Predictor.from_checkpoint(tmp_path / "w.pt", device="cpu").model_sha256 == digest

@@ -19,7 +19,8 @@ import torch
 
 from spinedetect.errors import InputError
 
-__all__ = ["FORMAT", "file_sha256", "state_sha256", "package_versions", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "file_sha256", "state_sha256", "package_versions", "save_checkpoint", "load_checkpoint",
+           "export_weights"]
 
 log = logging.getLogger(__name__)
 FORMAT = "spinedetect-checkpoint/1"
@@ -109,3 +110,12 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise InputError(f"Weights in {path} do not match their recorded hash", expected=recorded_state,
                          found="different weights", hint="The file is damaged: copy it again or retrain")
     return payload
+
+
+def export_weights(src: str | Path, dst: str | Path) -> str:
+    """Copy a training checkpoint without optimiser/scheduler state (the file a predictor needs); returns sha256."""
+    payload = load_checkpoint(src)
+    keep = {k: v for k, v in payload.items()
+            if k not in ("optimizer", "scheduler", "scaler", "format", "versions", "state_sha256")}
+    keep["exported_from"] = {"path": Path(src).name, "sha256": file_sha256(src), "versions": payload.get("versions")}
+    return save_checkpoint(dst, keep)

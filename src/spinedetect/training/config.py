@@ -58,7 +58,7 @@ class SourceConfig:
 class AugmentConfig:
     """Patch sampling and augmentation; probabilities per patch, angles in radians, sizes in voxels."""
 
-    patch_size: tuple[int, int, int] = (64, 64, 64)
+    patch_size: tuple[int, int, int] = (48, 48, 48)
     flip_axes: tuple[int, ...] = (0,)
     flip_prob: float = 0.5
     rotate_prob: float = 0.2
