@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["BilskyGrade", "GenantGrade", "genant_from_height_loss", "BILSKY_DESCRIPTIONS"]
+__all__ = ["BilskyGrade", "GenantGrade", "genant_from_height_loss", "BILSKY_DESCRIPTIONS", "sins_location_score",
+           "sins_partial_score"]
 
 
 class BilskyGrade(str, Enum):
@@ -60,3 +61,43 @@ def genant_from_height_loss(height_loss_pct: float) -> GenantGrade:
     if height_loss_pct <= 40.0:
         return GenantGrade.MODERATE
     return GenantGrade.SEVERE
+
+
+def sins_location_score(level: str) -> int:
+    """SINS location component of a vertebral level name (e.g. "L5", "T11", "S1").
+
+    Junctional (occiput-C2, C7-T2, T11-L1, L5-S1) 3; mobile (C3-C6, L2-L4) 2; semirigid (T3-T10) 1;
+    rigid (S2-S5) 0. S1 belongs to the L5-S1 junction.
+    """
+    region, number = level[:1].upper(), level[1:]
+    if region not in "CTLS" or not number.isdigit():
+        raise ValueError(f"not a vertebral level name: {level!r}")
+    n = int(number)
+    if region == "C":
+        return 3 if n <= 2 or n == 7 else 2
+    if region == "T":
+        return 3 if n <= 2 or n >= 11 else 1
+    if region == "L":
+        return 3 if n in (1, 5) else 2
+    return 3 if n == 1 else 0
+
+
+def sins_partial_score(level: str, lesion_type: str | None, height_loss_pct: float,
+                       body_involvement_pct: float, posterolateral: str, alignment: int = 0) -> int:
+    """Imaging part of SINS (pain not scored): location + lesion + alignment + collapse + posterolateral.
+
+    ``lesion_type`` "lytic" 2, "mixed" 1, "blastic" 0 (None: no lesion, 0); collapse: height loss > 50 % 3,
+    any collapse 2, none but > 50 % of the body involved 1, else 0; ``posterolateral`` "bilateral" 3,
+    "unilateral" 1, "none" 0; ``alignment`` (0, 2 or 4) as measured.
+    """
+    lesion = {"lytic": 2, "mixed": 1, "blastic": 0, None: 0}[lesion_type]
+    if height_loss_pct > 50.0:
+        collapse = 3
+    elif height_loss_pct > 0.0:
+        collapse = 2
+    elif body_involvement_pct > 50.0:
+        collapse = 1
+    else:
+        collapse = 0
+    side = {"bilateral": 3, "unilateral": 1, "none": 0}[posterolateral]
+    return sins_location_score(level) + lesion + alignment + collapse + side

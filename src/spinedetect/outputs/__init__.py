@@ -1,0 +1,1 @@
+"""Outputs radiologists review: overlays, DICOM SEG/SR, the batch review page."""

@@ -1,0 +1,145 @@
+"""Overlay pictures: schema labels blended over a grey image on any plane, at true physical aspect.
+
+A plane is given in world space (RAS mm): a centre and two in-plane unit directions (``right_dir`` points to
+the picture's right, ``up_dir`` to its top). The volume is resampled on that plane at ``pixel_mm``, so
+oblique acquisitions and anisotropic voxels display at the correct shape. Labels use ``LABEL_COLOURS``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+from spinedetect.io.volume import Volume
+from spinedetect.labels import LABEL_COLOURS, Label
+
+__all__ = ["Plane", "Mark", "reslice", "sagittal_plane", "axial_plane", "render_overlay", "save_png"]
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A picture plane in world space: centre (mm), unit directions of picture-right and picture-up, size."""
+
+    center: tuple[float, float, float]
+    right_dir: tuple[float, float, float]
+    up_dir: tuple[float, float, float]
+    width_mm: float
+    height_mm: float
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A text label at a world position (e.g. a level name beside its body), drawn at ``offset_px``."""
+
+    text: str
+    position_mm: tuple[float, float, float]
+    offset_px: tuple[int, int] = (0, 0)
+
+
+def _unit(v: Sequence[float]) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(v)
+    if n == 0:
+        raise ValueError("plane direction must not be zero")
+    return v / n
+
+
+def sagittal_plane(center: Sequence[float], width_mm: float, height_mm: float,
+                   up: Sequence[float] = (0.0, 0.0, 1.0)) -> Plane:
+    """Sagittal plane through ``center``: anterior on the picture's left, ``up`` (default superior) at the top."""
+    up_v = _unit(up)
+    post = np.array([0.0, -1.0, 0.0])
+    post = _unit(post - (post @ up_v) * up_v)
+    return Plane(tuple(float(x) for x in center), tuple(post), tuple(up_v), float(width_mm), float(height_mm))
+
+
+def axial_plane(center: Sequence[float], size_mm: float, normal: Sequence[float] = (0.0, 0.0, 1.0)) -> Plane:
+    """Plane perpendicular to ``normal`` (radiological view: patient right on the left, anterior up)."""
+    n = _unit(normal)
+    if n[2] < 0:
+        n = -n
+    ant = np.array([0.0, 1.0, 0.0])
+    ant = _unit(ant - (ant @ n) * n)
+    left = np.cross(n, ant)           # superior x anterior points to the patient's left (RAS -x)
+    return Plane(tuple(float(x) for x in center), tuple(_unit(left)), tuple(ant), float(size_mm), float(size_mm))
+
+
+def reslice(volume: Volume, plane: Plane, pixel_mm: float, *, order: int, cval: float = 0.0) -> np.ndarray:
+    """Sample ``volume`` on ``plane`` (rows top to bottom, columns left to right) at ``pixel_mm``."""
+    nw = max(1, int(round(plane.width_mm / pixel_mm)))
+    nh = max(1, int(round(plane.height_mm / pixel_mm)))
+    u = (np.arange(nw) - (nw - 1) / 2.0) * pixel_mm
+    v = ((nh - 1) / 2.0 - np.arange(nh)) * pixel_mm
+    c, ru, up = (np.asarray(x, dtype=np.float64) for x in (plane.center, plane.right_dir, plane.up_dir))
+    world = c[None, None, :] + v[:, None, None] * up[None, None, :] + u[None, :, None] * ru[None, None, :]
+    inv = np.linalg.inv(volume.affine)
+    vox = world.reshape(-1, 3) @ inv[:3, :3].T + inv[:3, 3]
+    out = ndimage.map_coordinates(volume.array, vox.T, order=order, mode="constant", cval=cval, prefilter=False)
+    return out.reshape(nh, nw)
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType sizes
+        return ImageFont.load_default()
+
+
+def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_mm: float = 0.5,
+                   title: str = "", marks: Sequence[Mark] = (), alpha: float = 0.45,
+                   window: tuple[float, float] | None = None) -> Image.Image:
+    """RGB picture of ``image`` on ``plane`` with ``labels`` blended in their schema colours.
+
+    ``window`` (low, high) maps grey levels; None uses the 1st-99.5th percentile of the plane.
+    """
+    grey = reslice(image, plane, pixel_mm, order=1, cval=float(np.min(image.array)))
+    lo, hi = window if window is not None else (float(np.percentile(grey, 1)), float(np.percentile(grey, 99.5)))
+    g = np.clip((grey - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    rgb = np.repeat(g[:, :, None], 3, axis=2) * 255.0
+    if labels is not None:
+        lab = reslice(labels, plane, pixel_mm, order=0).astype(np.int64)
+        lut = np.zeros((max(int(c) for c in Label) + 1, 3))
+        for c in Label:
+            lut[int(c)] = LABEL_COLOURS[c]
+        lab = np.clip(lab, 0, len(lut) - 1)
+        m = lab > 0
+        rgb[m] = (1.0 - alpha) * rgb[m] + alpha * lut[lab[m]]
+    pic = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), mode="RGB")
+    bar = 28 if title else 0
+    canvas = Image.new("RGB", (pic.width, pic.height + bar), (0, 0, 0))
+    canvas.paste(pic, (0, bar))
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((6, 5), title, fill=(255, 255, 255), font=_font(16))
+    c, ru, up = (np.asarray(x, dtype=np.float64) for x in (plane.center, plane.right_dir, plane.up_dir))
+    font = _font(14)
+    for mk in marks:
+        d = np.asarray(mk.position_mm, dtype=np.float64) - c
+        x = pic.width / 2.0 + (d @ ru) / pixel_mm + mk.offset_px[0]
+        y = bar + pic.height / 2.0 - (d @ up) / pixel_mm + mk.offset_px[1]
+        if 0 <= x < canvas.width and bar <= y < canvas.height:
+            draw.text((x, y), mk.text, fill=(255, 255, 0), font=font, anchor="mm", stroke_width=2,
+                      stroke_fill=(0, 0, 0))
+    return canvas
+
+
+def save_png(picture: Image.Image, path: str | Path) -> Path:
+    """Write ``picture`` as PNG atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        picture.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

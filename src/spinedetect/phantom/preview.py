@@ -1,0 +1,52 @@
+"""Preview pictures of a phantom: mid-sagittal and the cross-section at the worst level, labels overlaid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, sagittal_plane, save_png
+from spinedetect.phantom.generator import Phantom
+
+__all__ = ["write_previews"]
+
+
+def _extent(volume, center: np.ndarray, direction: np.ndarray) -> float:
+    corners = np.array([[i, j, k] for i in (0, volume.shape[0] - 1) for j in (0, volume.shape[1] - 1)
+                        for k in (0, volume.shape[2] - 1)], dtype=np.float64)
+    world = corners @ volume.affine[:3, :3].T + volume.affine[:3, 3]
+    d = (world - center) @ direction
+    return float(2.0 * np.max(np.abs(d)))
+
+
+def write_previews(ph: Phantom, out_dir: Path, *, pixel_mm: float = 0.5, prefix: str = "") -> list[Path]:
+    """Write ``sagittal.png`` and ``axial_worst.png`` (labels over the image) into ``out_dir``."""
+    truth = ph.truth
+    line = np.asarray(truth.centreline_mm)
+    center = np.median(line, axis=0)
+    window = (-250.0, 1250.0) if ph.image.modality == "CT" else None
+    sag = sagittal_plane(center, 1.0, 1.0)
+    w = _extent(ph.image, center, np.asarray(sag.right_dir))
+    h = _extent(ph.image, center, np.asarray(sag.up_dir))
+    sag = sagittal_plane(center, w, h)
+    marks = [Mark(lv.name, tuple(np.asarray(lv.body_center_mm) + np.array([0.0, 0.0, 0.0])), (-int(32 / pixel_mm * 0.5) - 20, 0))
+             for lv in truth.levels]
+    title = (f"{prefix}seed {truth.seed}  {truth.modality} {truth.contrast} {truth.acquisition}  "
+             f"alert: {truth.alert['level']}")
+    pics = []
+    pic = render_overlay(ph.image, ph.labels, sag, pixel_mm=pixel_mm, title=title + "  (mid-sagittal)",
+                         marks=marks, window=window)
+    pics.append(save_png(pic, Path(out_dir) / "sagittal.png"))
+    worst = truth.worst
+    pos = np.asarray(worst["position_mm"] if worst["position_mm"] is not None else center)
+    k = int(np.argmin(np.linalg.norm(line - pos, axis=1)))
+    a, b = line[max(k - 3, 0)], line[min(k + 3, len(line) - 1)]
+    ax = axial_plane(pos, 120.0, normal=a - b)
+    wl = worst.get("level")
+    pct = worst.get("canal_compromise_pct")
+    sub = f"worst level {wl}: canal compromise {pct:.0f} %" if pct is not None else "worst level"
+    pic = render_overlay(ph.image, ph.labels, ax, pixel_mm=0.25, title=f"{prefix}seed {truth.seed}  {sub}",
+                         window=window)
+    pics.append(save_png(pic, Path(out_dir) / "axial_worst.png"))
+    return pics

@@ -1,0 +1,78 @@
+"""Writing a phantom: NIfTI image + label map, truth.json, and optionally a DICOM series (all atomic)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from spinedetect.errors import InputError
+from spinedetect.io.volume import Volume
+from spinedetect.phantom.generator import Phantom
+
+__all__ = ["write_phantom", "write_nifti_deterministic", "atomic_write_bytes", "FORMATS"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("nifti", "dicom")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_nifti_deterministic(volume: Volume, path: Path) -> Path:
+    """``.nii.gz`` with qform = sform = affine; gzip without timestamp or name so bytes depend on data only."""
+    img = volume.to_nifti()
+    img.header.set_xyzt_units("mm", "sec")
+    if volume.array.dtype == np.uint8:
+        img.header.set_intent("label", name="spinedetect schema")
+    data = img.to_bytes()
+    return atomic_write_bytes(path, gzip.compress(data, compresslevel=6, mtime=0))
+
+
+def write_phantom(ph: Phantom, out_dir: str | Path, formats: Sequence[str] = ("nifti",)) -> dict[str, Path]:
+    """Write ``ph`` into ``out_dir``: image.nii.gz, labels.nii.gz, truth.json and/or dicom/*.dcm.
+
+    truth.json is always written. Returns the paths by key (image, labels, truth, dicom).
+    """
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise InputError("Unknown phantom output format", expected=f"one or more of {', '.join(FORMATS)}",
+                         found=", ".join(bad) if bad else "none")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    if "nifti" in formats:
+        paths["image"] = write_nifti_deterministic(ph.image, out / "image.nii.gz")
+        paths["labels"] = write_nifti_deterministic(ph.labels, out / "labels.nii.gz")
+    if "dicom" in formats:
+        from spinedetect.io.dicom_writer import write_dicom_series
+
+        t = ph.truth
+        write_dicom_series(ph.image, out / "dicom", modality=t.modality,
+                           series_description=str(ph.image.meta.get("series_description", "PHANTOM")),
+                           patient_name=f"PHANTOM^{ph.seed}", patient_id=f"SPD-{ph.seed}", seed=ph.seed,
+                           acquisition=t.acquisition, contrast=t.contrast)
+        paths["dicom"] = out / "dicom"
+    text = json.dumps(ph.truth.to_dict(), indent=1, sort_keys=False) + "\n"
+    paths["truth"] = atomic_write_bytes(out / "truth.json", text.encode("utf-8"))
+    log.info("phantom %d written to %s", ph.seed, out)
+    return paths
