@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("spinedetect.cli.demo", "generate a small phantom set with preview pictures (the main job for now)"),
     "phantom": ("spinedetect.cli.phantom", "generate spine phantoms with exact truth (NIfTI/DICOM)"),
     "measure": ("spinedetect.cli.measure", "canal compromise, Bilsky, Genant, SINS and the alert from a label map"),
+    "train": ("spinedetect.cli.train", "train a segmentation model from a YAML config"),
 }
 
 
