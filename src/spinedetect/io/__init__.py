@@ -5,7 +5,8 @@ image series under a folder; ``select_series`` picks the one inference reads; ``
 a volume atomically. Settings (limits, assembly tolerances, selection rule) live in configs/io.yaml.
 """
 
-from spinedetect.io.dicom import Discovery, SeriesInfo, StudyInfo, discover_series, load_series, select_series
+from spinedetect.io.dicom import (Discovery, SeriesInfo, StudyInfo, discover_series, load_series, read_series_headers,
+                                  select_series)
 from spinedetect.io.formats import load_itk, load_nifti, write_nifti
 from spinedetect.io.grid import index_map, reorient_onto
 from spinedetect.io.load import load_volume

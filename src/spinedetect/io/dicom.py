@@ -60,7 +60,7 @@ from spinedetect.io.settings import AssemblyRules, InputLimits, Orientation, Ser
 from spinedetect.io.volume import SourceIds, Volume
 
 __all__ = ["SeriesInfo", "StudyInfo", "Discovery", "discover_series", "load_series", "select_series",
-           "describe_series"]
+           "describe_series", "read_series_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -967,3 +967,19 @@ def select_series(study: StudyInfo, rule: SeriesRule = SeriesRule()) -> SeriesIn
         log.warning("study %s: no %s %s series, using %s", study.key, want_o.value, best.modality, best.summary())
     return best
 
+
+
+def read_series_headers(series: SeriesInfo) -> list[Dataset]:
+    """The headers (no pixel data) of a series' files, in ``series.files`` order.
+
+    For writers of derived objects (DICOM SEG and SR reference their source images by these).
+    """
+    headers = []
+    for path in series.files:
+        try:
+            headers.append(pydicom.dcmread(path, stop_before_pixels=True))
+        except (OSError, InvalidDicomError) as exc:
+            raise InputError(f"Cannot re-read the header of {path.name} in series {series.image_key}",
+                             expected="the file read during discovery", found=f"{type(exc).__name__}: {exc}",
+                             hint="Was the input changed while the batch ran?") from None
+    return headers

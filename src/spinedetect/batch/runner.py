@@ -1,0 +1,452 @@
+"""Batch inference: every study of an input folder through model, measurement, alert and outputs.
+
+Output layout (OUTPUT/)::
+
+    <study-key>/labels.nii.gz, report.json, seg.dcm, sr.dcm, overlays/*.png, study.json
+    summary.csv, index.html, manifest.json, provenance.json
+
+Nothing is half-written: a study is assembled in ``OUTPUT/.staging/<key>`` and renamed into place in
+one step, with ``study.json`` written last, so a study folder exists only when complete; batch files
+are written to a temporary name and renamed. A rerun skips complete studies and redoes the rest. One
+bad study never stops the batch: it is recorded (``OUTPUT/.failed/<key>.json``) and listed as failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io as _io
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from spinedetect import __version__
+from spinedetect.alert.rules import AlertConfig, AlertLevel
+from spinedetect.batch.studies import SkippedInput, StudyInput, find_studies
+from spinedetect.config import config_to_dict
+from spinedetect.errors import InputError, SpinedetectError
+from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
+from spinedetect.measure import MeasureConfig, measure_labels
+from spinedetect.outputs.dicom_seg import build_segmentation, write_segmentation
+from spinedetect.outputs.dicom_sr import build_measurement_report
+from spinedetect.outputs.review_page import StudyEntry, write_review_page
+from spinedetect.outputs.study_pictures import write_study_pictures
+
+__all__ = ["BatchConfig", "StudyResult", "BatchResult", "SegmentationModel", "OutputLock", "run_batch",
+           "write_text_atomic", "STUDY_FILES"]
+
+log = logging.getLogger(__name__)
+
+#: The files a complete study folder holds (DICOM objects only for DICOM input).
+STUDY_FILES = ("labels.nii.gz", "report.json", "study.json", "overlays/sagittal.png", "overlays/axial_worst.png")
+
+
+class SegmentationModel(Protocol):
+    """What the batch needs of a model: a schema label map on the input's grid, and its provenance."""
+
+    def predict(self, volume: Volume) -> Volume: ...
+
+    def provenance(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Settings of a batch run (configs/infer.yaml)."""
+
+    io: IOConfig = field(default_factory=IOConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    alert: AlertConfig = field(default_factory=AlertConfig)
+    write_dicom: bool = True
+    show_identity: bool = False
+
+
+@dataclass
+class StudyResult:
+    """The outcome of one study (one row of summary.csv and manifest.json)."""
+
+    key: str
+    source: str
+    status: str  # "ok" | "failed"
+    series: str | None = None
+    alert: str | None = None
+    worst_level: str | None = None
+    canal_compromise_pct: float | None = None
+    bilsky: str | None = None
+    seconds: float | None = None
+    error: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    patient: str | None = None
+    finished_utc: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """Every study's latest outcome (earlier runs' complete ones included), the inputs skipped, and where the outputs are."""
+
+    output: Path
+    studies: list[StudyResult]
+    skipped: list[SkippedInput]
+
+    @property
+    def failed(self) -> list[StudyResult]:
+        return [s for s in self.studies if s.status != "ok"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every study succeeded, 1 when any failed."""
+        return 1 if self.failed else 0
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class OutputLock:
+    """An exclusive lock on an output folder, so two runs never write the same outputs."""
+
+    def __init__(self, output: Path) -> None:
+        self.path = output / ".spinedetect.lock"
+        self._fh: Any = None
+
+    def __enter__(self) -> "OutputLock":
+        self._fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "another process"
+            self._fh.close()
+            raise InputError(f"Output folder {self.path.parent} is in use by another spinedetect run",
+                             expected="one run per output folder", found=f"a lock held by {holder}",
+                             hint="Wait for that run to finish or choose another output folder") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()} on {platform.node()}\n")
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()
+
+
+def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | None, seconds: float,
+                        patient: str | None) -> StudyResult:
+    worst = report.get("worst") or {}
+    level = worst.get("level")
+    bilsky = None
+    for lv in report.get("levels", []):
+        if lv.get("name") == level:
+            bilsky = lv.get("bilsky")
+    alert = report.get("alert") or {}
+    return StudyResult(inp.key, inp.source, "ok", series=series, alert=alert.get("level"), worst_level=level,
+                       canal_compromise_pct=worst.get("canal_compromise_pct"), bilsky=bilsky,
+                       seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])), patient=patient)
+
+
+def _series_text(inp: StudyInput) -> str | None:
+    if inp.series is not None:
+        return inp.series.summary()
+    return inp.path.name if inp.path is not None else None
+
+
+def _load(inp: StudyInput, cfg: BatchConfig) -> Volume:
+    if inp.problem is not None:
+        raise InputError(inp.problem)
+    if inp.series is not None:
+        return load_series(inp.series, limits=cfg.io.limits, rules=cfg.io.assembly)
+    assert inp.path is not None
+    return load_volume(inp.path, limits=cfg.io.limits, rules=cfg.io.assembly)
+
+
+def _patient_label(inp: StudyInput) -> str | None:
+    if inp.series is None:
+        return None
+    h = inp.series.headers
+    name, pid = h.get("patient_name"), h.get("patient_id")
+    return " / ".join(str(x) for x in (name, pid) if x) or None
+
+
+def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
+            model_info: dict[str, Any], started: float) -> StudyResult:
+    """Measure, write every output into a staging folder, then move it into place in one rename."""
+    report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
+                            config=cfg.measure, alert_config=cfg.alert).to_dict()
+    staging = output / ".staging" / inp.key
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write_nifti(labels, staging / "labels.nii.gz")
+    write_text_atomic(staging / "report.json", _json(report))
+    notes = list(volume.notes)
+    written = ["labels.nii.gz", "report.json"]
+    if inp.series is not None and cfg.write_dicom:
+        headers = read_series_headers(inp.series)
+        if all("ImagePositionPatient" in ds for ds in headers):
+            seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
+            write_segmentation(build_segmentation(labels, headers, uid_seed=seed), staging / "seg.dcm")
+            write_segmentation(build_measurement_report(report, headers, uid_seed=seed), staging / "sr.dcm")
+            written += ["seg.dcm", "sr.dcm"]
+        else:
+            notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
+                         "labels.nii.gz and report.json hold the results")
+    title = f"{inp.key}  alert: {report['alert']['level']}"
+    for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title):
+        written.append(p.relative_to(staging).as_posix())
+    result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started, _patient_label(inp))
+    record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
+              "alert": result.alert, "worst_level": result.worst_level,
+              "canal_compromise_pct": result.canal_compromise_pct, "bilsky": result.bilsky,
+              "reasons": result.reasons, "seconds": result.seconds, "notes": notes, "files": written,
+              "model": {k: model_info.get(k) for k in ("model_sha256", "source", "step")},
+              "spinedetect": __version__, "finished_utc": _now()}
+    write_text_atomic(staging / "study.json", _json(record))
+    final = output / inp.key
+    if final.exists():
+        old = output / ".staging" / f"{inp.key}.old-{os.getpid()}"
+        os.replace(final, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(staging, final)
+    (output / ".failed" / f"{inp.key}.json").unlink(missing_ok=True)
+    log.info("study %s: %s", inp.key, result.alert)
+    return result
+
+
+def _failed(inp: StudyInput, output: Path, exc: BaseException, started: float) -> StudyResult:
+    message = str(exc) if isinstance(exc, SpinedetectError) else f"{type(exc).__name__}: {exc}"
+    log.error("study %s failed: %s", inp.key, message)
+    if not isinstance(exc, SpinedetectError):
+        log.debug("study %s traceback", inp.key, exc_info=exc)
+    result = StudyResult(inp.key, inp.source, "failed", series=_series_text(inp), error=message,
+                         seconds=round(time.perf_counter() - started, 2), finished_utc=_now())
+    failed_dir = output / ".failed"
+    failed_dir.mkdir(exist_ok=True)
+    write_text_atomic(failed_dir / f"{inp.key}.json", _json(asdict(result)))
+    shutil.rmtree(output / ".staging" / inp.key, ignore_errors=True)
+    return result
+
+
+def _complete(output: Path, key: str) -> dict[str, Any] | None:
+    """The study.json of a complete study folder, or None."""
+    try:
+        record = json.loads((output / key / "study.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("status") != "ok" or not all((output / key / f).exists() for f in record.get("files", [])):
+        return None
+    return record
+
+
+def _from_record(inp: StudyInput, record: dict[str, Any]) -> StudyResult:
+    return StudyResult(inp.key, inp.source, "ok", series=record.get("series"), alert=record.get("alert"),
+                       worst_level=record.get("worst_level"), canal_compromise_pct=record.get("canal_compromise_pct"),
+                       bilsky=record.get("bilsky"), seconds=record.get("seconds"),
+                       reasons=list(record.get("reasons", [])), patient=_patient_label(inp),
+                       finished_utc=record.get("finished_utc"))
+
+
+def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg: BatchConfig, workers: int,
+             model_info: dict[str, Any], on_done: Callable[[StudyResult], None]) -> None:
+    """Run ``todo`` with loading and finishing on ``workers`` threads around inference on this thread."""
+
+    def safe_load(inp: StudyInput) -> tuple[float, Volume | BaseException]:
+        started = time.perf_counter()
+        try:
+            return started, _load(inp, cfg)
+        except Exception as exc:  # recorded per study: one bad study never stops the batch
+            return started, exc
+
+    def safe_finish(inp: StudyInput, volume: Volume, labels: Volume, started: float) -> StudyResult:
+        try:
+            return _finish(inp, volume, labels, output, cfg, model_info, started)
+        except Exception as exc:  # recorded per study: one bad study never stops the batch
+            return _failed(inp, output, exc, started)
+
+    if workers <= 0:
+        for inp in todo:
+            started, loaded = safe_load(inp)
+            if isinstance(loaded, BaseException):
+                on_done(_failed(inp, output, loaded, started))
+                continue
+            try:
+                labels = model.predict(loaded)
+            except Exception as exc:  # recorded per study
+                on_done(_failed(inp, output, exc, started))
+                continue
+            on_done(safe_finish(inp, loaded, labels, started))
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spinedetect-io") as pool:
+        pending_loads: deque[tuple[StudyInput, Future]] = deque()
+        finishing: list[Future] = []
+        queue = iter(todo)
+
+        def top_up() -> None:
+            while len(pending_loads) < workers:
+                nxt = next(queue, None)
+                if nxt is None:
+                    return
+                pending_loads.append((nxt, pool.submit(safe_load, nxt)))
+
+        top_up()
+        while pending_loads:
+            inp, fut = pending_loads.popleft()
+            top_up()
+            started, loaded = fut.result()
+            if isinstance(loaded, BaseException):
+                on_done(_failed(inp, output, loaded, started))
+                continue
+            try:
+                labels = model.predict(loaded)
+            except Exception as exc:  # recorded per study
+                on_done(_failed(inp, output, exc, started))
+                continue
+            f = pool.submit(safe_finish, inp, loaded, labels, started)
+            f.add_done_callback(lambda done: on_done(done.result()))
+            finishing.append(f)
+        for f in finishing:
+            f.result()
+
+
+def _failed_record(output: Path, inp: StudyInput) -> StudyResult | None:
+    try:
+        data = json.loads((output / ".failed" / f"{inp.key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    data["patient"] = _patient_label(inp)
+    return StudyResult(**{k: data.get(k) for k in StudyResult.__dataclass_fields__ if k in data})
+
+
+def collect_results(output: Path, inputs: list[StudyInput]) -> list[StudyResult]:
+    """Every input's latest outcome from disk: its complete study folder, else its failure record."""
+    results = []
+    for inp in inputs:
+        record = _complete(output, inp.key)
+        if record is not None:
+            results.append(_from_record(inp, record))
+            continue
+        failed = _failed_record(output, inp)
+        results.append(failed if failed is not None else
+                       StudyResult(inp.key, inp.source, "failed", error="not processed (run interrupted?)"))
+    return results
+
+
+def _write_batch_files(output: Path, skipped: list[SkippedInput], results: list[StudyResult], cfg: BatchConfig, model_info: dict[str, Any], input_path: Path) -> None:
+    buf = _io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["key", "series", "alert", "worst_level", "canal_compromise_pct", "bilsky", "status",
+                     "seconds", "error"])
+    for r in results:
+        writer.writerow([r.key, r.series or "", r.alert or "", r.worst_level or "",
+                         "" if r.canal_compromise_pct is None else f"{r.canal_compromise_pct:.1f}", r.bilsky or "",
+                         r.status, "" if r.seconds is None else f"{r.seconds:.2f}", r.error or ""])
+    write_text_atomic(output / "summary.csv", buf.getvalue())
+    manifest = {
+        "input": str(input_path),
+        "studies": [{"key": r.key, "source": r.source, "status": r.status, "series": r.series,
+                     "finished_utc": r.finished_utc, "error": r.error} for r in results],
+        "skipped": [{"source": s.source, "status": "skipped", "reason": s.reason} for s in skipped],
+        "counts": {"ok": sum(r.status == "ok" for r in results), "failed": sum(r.status != "ok" for r in results),
+                   "skipped": len(skipped)},
+    }
+    write_text_atomic(output / "manifest.json", _json(manifest))
+    entries = []
+    for r in results:
+        overlays = tuple(sorted((output / r.key / "overlays").glob("*.png"))) if r.status == "ok" else ()
+        entries.append(StudyEntry(
+            key=r.key, status=r.status, alert_level=AlertLevel(r.alert) if r.alert else None,
+            worst_level=r.worst_level, canal_compromise_pct=r.canal_compromise_pct, bilsky=r.bilsky,
+            reasons=tuple(r.reasons), series=r.series, overlays=overlays, error=r.error,
+            patient_label=r.patient if cfg.show_identity else None))
+    write_review_page(entries, output / "index.html",
+                      subtitle=f"spinedetect {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    provenance = {"spinedetect": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+                  "command": sys.argv, "config": config_to_dict(cfg), "model": model_info,
+                  "packages": _package_versions(), "finished_utc": datetime.now(timezone.utc).isoformat()}
+    write_text_atomic(output / "provenance.json", _json(provenance))
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("torch", "monai", "numpy", "scipy", "scikit-image", "nibabel", "pydicom", "highdicom", "SimpleITK"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_batch(input_path: str | Path, output: str | Path, model: SegmentationModel, *,
+              config: BatchConfig = BatchConfig(), workers: int = 0, rank: int = 0, world_size: int = 1,
+              barrier: Callable[[], None] | None = None,
+              on_study: Callable[[StudyResult], None] | None = None) -> BatchResult:
+    """Process every study under ``input_path`` into ``output`` and write the batch files.
+
+    With ``world_size`` > 1 (torchrun), rank r processes studies r, r + world_size, ...; every rank
+    writes its own studies and rank 0 writes the batch files after ``barrier()``. ``workers`` threads
+    load the next studies and write finished ones while the model runs.
+    """
+    input_path, output = Path(input_path), Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    if not os.access(output, os.W_OK):
+        raise InputError(f"Output folder {output} is not writable", expected="a folder this user can write",
+                         found="no write permission", hint="Choose another --output or fix the permissions")
+    inputs, skipped = find_studies(input_path, io_config=config.io)
+    model_info = model.provenance()
+
+    def work() -> None:
+        mine = inputs[rank::world_size]
+        todo = [inp for inp in mine if _complete(output, inp.key) is None]
+        log.info("rank %d: %d studies, %d already complete", rank, len(mine), len(mine) - len(todo))
+        _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None))
+
+    if rank == 0:
+        with OutputLock(output):
+            work()
+            if barrier is not None:
+                barrier()
+            results = collect_results(output, inputs)
+            _write_batch_files(output, skipped, results, config, model_info, input_path)
+    else:
+        work()
+        if barrier is not None:
+            barrier()
+        results = collect_results(output, inputs)
+    return BatchResult(output, results, skipped)

@@ -1,0 +1,106 @@
+"""``spinedetect infer``: batch inference over a folder of DICOM studies or NIfTI/MHA files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+
+from spinedetect.batch.runner import BatchConfig, StudyResult, run_batch
+from spinedetect.cli.common import CommandParser, add_common_options, run_command
+from spinedetect.config import load_config
+
+__all__ = ["get_parser", "main"]
+
+
+def get_parser() -> CommandParser:
+    parser = CommandParser(
+        prog="spinedetect infer",
+        description="Segment, measure and alert every study under INPUT; write per-study outputs, summary.csv, "
+                    "manifest.json and a review page (index.html) under OUTPUT. Reruns skip complete studies. "
+                    "Several machines or GPUs: torchrun --nproc-per-node K -m spinedetect infer ...")
+    parser.add_argument("input", help="folder of DICOM studies (any layout) or NIfTI/MHA files, or one file")
+    parser.add_argument("output", help="output folder (created if missing)")
+    parser.add_argument("--model", default=None, help="model checkpoint (default: the shipped default model)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="threads that read and write studies while the model runs (default: 0 = in turn)")
+    parser.add_argument("--config", default=None, help="YAML batch settings (see configs/infer.yaml)")
+    parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM SEG/SR for DICOM studies")
+    parser.add_argument("--show-identity", action="store_true",
+                        help="show patient name and ID on the review page (hidden by default)")
+    add_common_options(parser)
+    return parser
+
+
+def _distributed(device: str) -> tuple[int, int, str, object]:
+    """(rank, world size, device, barrier) under torchrun; (0, 1, device, None) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device, None
+    import torch
+    import torch.distributed as dist
+
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device, dist.barrier
+
+
+def _run(args: argparse.Namespace) -> int:
+    from spinedetect.model.predictor import Predictor
+
+    if args.workers < 0:
+        from spinedetect.errors import InputError
+
+        raise InputError("--workers must not be negative", expected="0 or more", found=str(args.workers))
+    cfg = load_config(BatchConfig, args.config)
+    if args.no_dicom or args.show_identity:
+        from dataclasses import replace
+
+        cfg = replace(cfg, write_dicom=cfg.write_dicom and not args.no_dicom,
+                      show_identity=cfg.show_identity or args.show_identity)
+    rank, world, device, barrier = _distributed(args.device)
+    predictor = Predictor.from_checkpoint(args.model, device=device)
+    show = not args.no_progress and rank == 0 and sys.stderr.isatty()
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="studies", unit="study", file=sys.stderr, dynamic_ncols=True)
+
+    def on_study(r: StudyResult) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{r.key}: {r.alert or r.status}")
+        elif not args.no_progress and rank == 0:
+            print(f"  {r.key}: {r.alert or r.status}" + (f" ({r.error})" if r.error else ""), file=sys.stderr)
+
+    try:
+        result = run_batch(args.input, args.output, predictor, config=cfg, workers=args.workers, rank=rank,
+                           world_size=world, barrier=barrier, on_study=on_study)
+    finally:
+        if bar is not None:
+            bar.close()
+    if rank != 0:
+        return result.exit_code
+    counts = Counter((r.alert or "failed") if r.status == "ok" else "failed" for r in result.studies)
+    print(f"{len(result.studies)} studies: {counts['urgent']} urgent, {counts['watch']} watch, "
+          f"{counts['none']} none, {counts['failed']} failed; {len(result.skipped)} inputs skipped")
+    for r in result.studies:
+        if r.alert == "urgent":
+            print(f"  URGENT {r.key}: {'; '.join(r.reasons[:2])}")
+    out = result.output
+    print(f"review page: {out / 'index.html'}")
+    print(f"summary: {out / 'summary.csv'}   manifest: {out / 'manifest.json'}")
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``spinedetect infer``; exit 0 all studies ok, 1 any failed, 2 bad arguments or input."""
+    return run_command(get_parser(), argv, _run)
