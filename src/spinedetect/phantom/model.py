@@ -422,26 +422,34 @@ class SpineModel:
         fat_t = t["fat"][idx]
         inner = _ellipse(a, r, tca, 0.0, tA - fat_t, tR - fat_t) <= 1.0
         out[torso] = Tissue.FAT
-        out[inner] = Tissue.VISCERA
         front = t["bc_ca"][idx] + t["bc_a"][idx]
-        body_front = front + t["body_ap"][idx]
-        lung = (t["lung"][idx] > 0) & (np.minimum(
-            _ellipse(a, r, body_front - 10.0, 0.5 * t["body_lr"][idx] + 55.0, 70.0, 48.0),
-            _ellipse(a, r, body_front - 10.0, -0.5 * t["body_lr"][idx] - 55.0, 70.0, 48.0)) <= t["lung"][idx])
+        body_ap = t["body_ap"][idx]
+        body_lr = t["body_lr"][idx]
+        body_front = front + body_ap
+        # abdomen / thorax anterior to the middle of the bodies; fat around the column and between muscles
+        out[inner & (a > front + 0.45 * body_ap)] = Tissue.VISCERA
+        lung_w = t["lung"][idx]
+        lung = (lung_w > 0) & (np.minimum(
+            _ellipse(a, r, front + 0.3 * body_ap, 0.5 * body_lr + 52.0, 80.0, 44.0),
+            _ellipse(a, r, front + 0.3 * body_ap, -0.5 * body_lr - 52.0, 80.0, 44.0)) <= lung_w)
         out[inner & lung] = Tissue.LUNG
-        back = t["bc_ca"][idx] - t["bc_a"][idx]
-        para = np.minimum(_ellipse(a, r, back - 20.0, 22.0, 22.0, 19.0), _ellipse(a, r, back - 20.0, -22.0, 22.0, 19.0))
+        # erector spinae / multifidus: from the subcutaneous fat to the transverse processes, beside the midline
+        a_in = -skin + fat_t + 2.0
+        pa = np.maximum(-0.5 * a_in, 8.0)
+        para = np.minimum(_ellipse(a, r, 0.5 * a_in, pa * 0.9 + 5.0, pa, pa * 0.95),
+                          _ellipse(a, r, 0.5 * a_in, -pa * 0.9 - 5.0, pa, pa * 0.95))
         out[inner & (para <= 1.0)] = Tissue.MUSCLE
         ps = t["psoas"][idx]
         psoas = (ps > 0) & (np.minimum(
-            _ellipse(a, r, front + 0.35 * t["body_ap"][idx], 0.5 * t["body_lr"][idx] + 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3),
-            _ellipse(a, r, front + 0.35 * t["body_ap"][idx], -0.5 * t["body_lr"][idx] - 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3)) <= 1.0)
+            _ellipse(a, r, front + 0.35 * body_ap, 0.5 * body_lr + 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3),
+            _ellipse(a, r, front + 0.35 * body_ap, -0.5 * body_lr - 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3)) <= 1.0)
         out[inner & psoas] = Tissue.MUSCLE
         aorta = _ellipse(a, r, body_front + 11.0, -10.0 - t["iliac"][idx], 9.5, 9.5) <= 1.0
         ivc = _ellipse(a, r, body_front + 13.0, 20.0 + t["iliac"][idx], 8.0, 11.0) <= 1.0
         out[inner & (aorta | ivc) & (t["vessels"][idx] > 0)] = Tissue.VESSEL
 
         # the spine region: evaluate bone/disc/canal only near the column (speed)
+        back = t["bc_ca"][idx] - t["bc_a"][idx]
         near = (a > back - 45.0) & (a < body_front + 6.0) & (np.abs(r) < 0.5 * t["body_lr"][idx] + 50.0)
         sel = np.flatnonzero(near)
         if sel.size:
