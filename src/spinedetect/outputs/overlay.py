@@ -7,8 +7,6 @@ oblique acquisitions and anisotropic voxels display at the correct shape. Labels
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from spinedetect.atomic import atomic_path
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, Label
 
@@ -152,14 +151,6 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
 
 def save_png(picture: Image.Image, path: str | Path) -> Path:
     """Write ``picture`` as PNG atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         picture.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
