@@ -10,14 +10,13 @@ identity is synthetic, so the same volume and seed give byte-identical files.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, PYDICOM_IMPLEMENTATION_UID, generate_uid
 
+from spinedetect.atomic import atomic_path
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 
@@ -43,14 +42,8 @@ def derived_uid(seed: int, *parts: object) -> str:
 
 
 def _atomic_save(ds: Dataset, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_dicom_series(volume: Volume, out_dir: str | Path, *, modality: str, series_description: str,

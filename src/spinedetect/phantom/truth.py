@@ -184,7 +184,7 @@ def _grid(lo: tuple[float, float, float], hi: tuple[float, float, float], g: flo
 def _body_volume(model: SpineModel, li: int) -> float:
     """Volume (mm³) of a level's body on a 1 mm grid (enough for an involvement percentage)."""
     lv = model.levels[li]
-    ca = model._body_center_a(lv)
+    ca = model.body_center_a(lv)
     S, A, R = _grid((lv.s_top - 3.0, ca - 0.5 * lv.body_ap - 2.0, -0.5 * lv.body_lr - 2.0),
                     ((lv.sacrum_end or lv.s_bot) + 3.0, ca + 0.5 * lv.body_ap + 2.0, 0.5 * lv.body_lr + 2.0), 1.0)
     body, _ = model.bone_masks(li, S, A, R)
@@ -198,7 +198,7 @@ def _lesion_volumes(model: SpineModel, k: int) -> tuple[float, float, float, flo
     c = les.center
     ext = 1.25 * max(les.radii)
     S, A, R = _grid(tuple(x - ext for x in c), tuple(x + ext for x in c), g)  # type: ignore[arg-type]
-    lm = model._lesion_mask(les, S, A, R)
+    lm = model.lesion_mask(les, S, A, R)
     S, A, R = S[lm], A[lm], R[lm]
     body, pe = model.bone_masks(les.level, S, A, R)
     v = g ** 3
@@ -255,7 +255,7 @@ def compute_truth(model: SpineModel, *, seed: int, modality: str, contrast: str,
             post = ("none", "unilateral", "bilateral")[int(left) + int(right)]
             sins = sins_partial_score(lv.name, ltype, loss_pct, body_inv, post)
         i_c = int(model.sample_index(np.asarray(lv.s_center)))
-        body_c = model.to_world(lv.s_center, model._body_center_a(lv), 0.0)
+        body_c = model.to_world(lv.s_center, model.body_center_a(lv), 0.0)
         levels.append(LevelTruth(
             name=lv.name, body_center_mm=tuple(_vec(body_c)), canal_center_mm=tuple(_vec(model.points[i_c])),
             s_range_mm=(round(lv.s_range[0], 3), round(lv.s_range[1], 3)),
