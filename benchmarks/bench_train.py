@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
-def _run(precision: str, steps: int, threads: int, size: int, queue: "mp.Queue") -> None:
+def _run(precision: str, steps: int, warmup: int, threads: int, size: int, queue: "mp.Queue") -> None:
     import torch
 
     from spinedetect.labels import NUM_CLASSES
@@ -37,14 +37,14 @@ def _run(precision: str, steps: int, threads: int, size: int, queue: "mp.Queue")
     c2g = torch.arange(NUM_CLASSES).repeat(2, 1)
     dev = torch.device("cpu")
     times = []
-    for i in range(steps + 1):  # the first step warms up allocators and kernels and is not timed
+    for i in range(warmup + steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         with autocast(dev, precision):
             logits = net(x)
         loss_fn(logits.float(), y, c2g, [NUM_CLASSES, NUM_CLASSES]).backward()
         opt.step()
-        if i:
+        if i >= warmup:
             times.append(time.perf_counter() - t0)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     queue.put({"steps_per_s": len(times) / sum(times), "seconds_per_step": sum(times) / len(times),
@@ -53,7 +53,8 @@ def _run(precision: str, steps: int, threads: int, size: int, queue: "mp.Queue")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=0, help="untimed steps first (0: a 96^3 step dwarfs warm-up)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", type=int, default=96)
     args = parser.parse_args()
@@ -65,11 +66,11 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     result = {"benchmark": "train_step_cpu", "batch": [2, 1, args.size, args.size, args.size],
               "network": TrainConfig().network.name.value, "channels": list(TrainConfig().network.channels),
-              "threads": args.threads, "timed_steps": args.steps, "cpu_native_bf16": cpu_has_native_bf16(),
+              "threads": args.threads, "timed_steps": args.steps, "warmup_steps": args.warmup, "cpu_native_bf16": cpu_has_native_bf16(),
               "torch": str(torch.__version__)}
     for precision in ("fp32", "bf16"):
         queue = ctx.Queue()
-        proc = ctx.Process(target=_run, args=(precision, args.steps, args.threads, args.size, queue))
+        proc = ctx.Process(target=_run, args=(precision, args.steps, args.warmup, args.threads, args.size, queue))
         proc.start()
         out = queue.get()
         proc.join()

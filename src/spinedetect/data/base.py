@@ -15,7 +15,7 @@ from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LabelMapping
 
-__all__ = ["Case", "DatasetAdapter", "read_image", "LPS_TO_RAS"]
+__all__ = ["Case", "DatasetAdapter", "read_image", "require_dir", "LPS_TO_RAS"]
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +102,12 @@ def read_image(path: Path, *, modality: str | None = None, dtype: type | None = 
         array = array.astype(dtype)
     return Volume(array=np.ascontiguousarray(array), affine=affine, modality=modality,
                   meta={"path": str(path)})
+
+
+def require_dir(path: str | Path, what: str, hint: str = "Point the dataset root at the unpacked download") -> Path:
+    """``path`` as a Path when it is a folder, else an InputError naming ``what`` was expected there."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{what} folder {path} does not exist", expected=f"the {what} layout",
+                         found="no such folder", hint=hint)
+    return path

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinedetect.data.base import Case, DatasetAdapter, read_image
+from spinedetect.data.base import Case, DatasetAdapter, read_image, require_dir
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 from spinedetect.labels import BONE, CANAL, Label, LabelMapping
@@ -41,13 +41,6 @@ TOTALSEG_MAPPING = LabelMapping(
 )
 
 
-def _require_dir(path: Path, what: str) -> Path:
-    if not path.is_dir():
-        raise InputError(f"{what} folder {path} does not exist", expected=f"the {what} layout",
-                         found="no such folder", hint="Point the dataset root at the unpacked download")
-    return path
-
-
 class SpiderDataset(DatasetAdapter):
     """SPIDER lumbar MRI (images/ and masks/ of .mha files); subject = the patient number."""
 
@@ -56,8 +49,8 @@ class SpiderDataset(DatasetAdapter):
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        _require_dir(self.root / "images", "SPIDER images")
-        _require_dir(self.root / "masks", "SPIDER masks")
+        require_dir(self.root / "images", "SPIDER images")
+        require_dir(self.root / "masks", "SPIDER masks")
 
     def case_ids(self) -> list[str]:
         return sorted(p.name[: -len(".mha")] for p in (self.root / "images").glob("*.mha")
@@ -80,8 +73,8 @@ class VerseDataset(DatasetAdapter):
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        _require_dir(self.root / "rawdata", "VerSe rawdata")
-        _require_dir(self.root / "derivatives", "VerSe derivatives")
+        require_dir(self.root / "rawdata", "VerSe rawdata")
+        require_dir(self.root / "derivatives", "VerSe derivatives")
 
     def _paths(self, case_id: str) -> tuple[Path, Path, Path]:
         sub = case_id.split("_")[0]
@@ -125,7 +118,7 @@ class TotalSegmentatorDataset(DatasetAdapter):
     modality = "CT"
 
     def __init__(self, root: str | Path) -> None:
-        self.root = _require_dir(Path(root), "TotalSegmentator")
+        self.root = require_dir(Path(root), "TotalSegmentator")
 
     def case_ids(self) -> list[str]:
         return sorted(p.parent.name for p in self.root.glob("*/ct.nii.gz")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinedetect.data.base import Case, DatasetAdapter, read_image
+from spinedetect.data.base import Case, DatasetAdapter, read_image, require_dir
 from spinedetect.errors import InputError
 from spinedetect.labels import BONE, Label, LabelMapping
 
@@ -36,11 +36,7 @@ VB_GROUPS: dict[str, tuple[str, ...]] = {
 
 
 def _folder(root: str | Path) -> Path:
-    path = Path(root)
-    if not path.is_dir():
-        raise InputError(f"Data folder {path} does not exist", expected="a folder of ../shared/data",
-                         found="no such folder", hint="Pass the data root, e.g. ../shared/data/real-mri-vb")
-    return path
+    return require_dir(root, "shared data", hint="Pass the data root, e.g. ../shared/data/real-mri-vb")
 
 
 class RealMriVbDataset(DatasetAdapter):

@@ -33,7 +33,9 @@ class SourceConfig:
     """One data source: a folder (``root``) or phantoms (``count`` from ``first_seed``).
 
     ``split_file`` + ``subset`` select cases by a split JSON; ``cases`` lists ids explicitly (both empty:
-    every case). ``weight`` is this source's share of the sampled training patches.
+    every case). ``weight`` is this source's share of the sampled training patches. Phantoms use the
+    phantom YAML ``phantom_config`` (empty: the generator's defaults) with its modality replaced by
+    ``phantom_modality`` where that is set.
     """
 
     kind: SourceKind = SourceKind.PHANTOM
@@ -43,6 +45,8 @@ class SourceConfig:
     cases: tuple[str, ...] = ()
     count: int = 0
     first_seed: int = 0
+    phantom_config: str = ""
+    phantom_modality: Literal["", "MR", "CT"] = ""
     weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -71,7 +75,7 @@ class AugmentConfig:
 class OptimConfig:
     """AdamW with a polynomial learning-rate decay over ``steps``; ``batch_size`` patches per process."""
 
-    steps: int = 2000
+    steps: int = 1400
     batch_size: int = 2
     lr: float = 2e-3
     weight_decay: float = 1e-5
@@ -104,11 +108,12 @@ class TrainConfig:
 
     seed: int = 0
     train: tuple[SourceConfig, ...] = (
-        SourceConfig(kind=SourceKind.PHANTOM, count=24, first_seed=0, weight=1.0),
-        SourceConfig(kind=SourceKind.REAL_MRI_VB, root=_REAL_VB, split_file=_VB_SPLIT, subset="train", weight=1.0),
+        SourceConfig(kind=SourceKind.PHANTOM, count=24, first_seed=0, phantom_modality="MR", weight=1.0),
+        SourceConfig(kind=SourceKind.PHANTOM, count=6, first_seed=1000, phantom_modality="CT", weight=0.3),
+        SourceConfig(kind=SourceKind.REAL_MRI_VB, root=_REAL_VB, split_file=_VB_SPLIT, subset="train", weight=0.8),
     )
     validation: tuple[SourceConfig, ...] = (
-        SourceConfig(kind=SourceKind.PHANTOM, count=2, first_seed=100000),
+        SourceConfig(kind=SourceKind.PHANTOM, count=2, first_seed=100000, phantom_modality="MR"),
         SourceConfig(kind=SourceKind.REAL_MRI_VB, root=_REAL_VB, split_file=_VB_SPLIT, subset="validation"),
     )
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)

@@ -56,7 +56,15 @@ class PreparedCase:
 def make_adapter(src: SourceConfig) -> DatasetAdapter:
     """The adapter of one configured source."""
     if src.kind is SourceKind.PHANTOM:
-        return PhantomDataset(src.count, src.first_seed)
+        import dataclasses
+
+        from spinedetect.config import load_config
+        from spinedetect.phantom import PhantomConfig
+
+        cfg = load_config(PhantomConfig, src.phantom_config or None)
+        if src.phantom_modality:
+            cfg = dataclasses.replace(cfg, imaging=dataclasses.replace(cfg.imaging, modality=src.phantom_modality))
+        return PhantomDataset(src.count, src.first_seed, cfg)
     return _ADAPTERS[src.kind](Path(src.root))
 
 
@@ -109,7 +117,8 @@ def load_sources(sources: tuple[SourceConfig, ...], cfg: PreprocessConfig,
     for src in sources:
         adapter = make_adapter(src)
         ids = select_cases(src, adapter)
-        key = f"{src.kind.value}:{src.subset}" if src.kind is not SourceKind.PHANTOM else f"phantom:{src.first_seed}"
+        key = (f"{src.kind.value}:{src.subset}" if src.kind is not SourceKind.PHANTOM
+               else f"phantom{src.phantom_modality}:{src.first_seed}")
         record.setdefault(key, []).extend(ids)
         for case_id in ids:
             log.info("preparing %s %s", src.kind.value, case_id)
