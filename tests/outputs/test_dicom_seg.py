@@ -4,7 +4,7 @@ import pytest
 
 from spinedetect.io.volume import Volume
 from spinedetect.labels import Label
-from spinedetect.outputs.dicom_seg import build_segmentation, write_segmentation
+from spinedetect.outputs.dicom_seg import build_segmentation, write_dicom
 from tests.outputs.dicom_fixtures import LPS_TO_RAS, make_series, random_labels
 
 
@@ -25,7 +25,7 @@ def test_seg_overlaps_labels_exactly_in_world(tmp_path, orientation, tilt):
     labels = random_labels(affine, shape, seed=3)
     perm = Volume(np.transpose(labels.array, (2, 0, 1)).copy(), affine[:, [2, 0, 1, 3]], modality="MR")
     seg = build_segmentation(perm, datasets, uid_seed="x")
-    path = write_segmentation(seg, tmp_path / "seg.dcm")
+    path = write_dicom(seg, tmp_path / "seg.dcm")
     back = hd.seg.segread(path)
     arr, seg_affine = _seg_world_labels(back)
     # every SEG voxel placed in world space lands on a label voxel with the same value

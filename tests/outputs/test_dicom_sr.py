@@ -2,7 +2,7 @@ import highdicom as hd
 import pytest
 
 from spinedetect.errors import InputError
-from spinedetect.outputs.dicom_seg import write_segmentation
+from spinedetect.outputs.dicom_seg import write_dicom
 from spinedetect.outputs.dicom_sr import build_measurement_report, read_measurement_report
 from tests.outputs.dicom_fixtures import make_series
 
@@ -24,7 +24,7 @@ REPORT = {
 def test_sr_holds_the_same_numbers_as_the_report(tmp_path):
     datasets, _ = make_series("sagittal")
     sr = build_measurement_report(REPORT, datasets, uid_seed="s")
-    path = write_segmentation(sr, tmp_path / "sr.dcm")
+    path = write_dicom(sr, tmp_path / "sr.dcm")
     back = read_measurement_report(hd.sr.srread(path))
     assert back["alert"] == "urgent"
     assert set(back["levels"]) == {"T12", "L1", "S1"}

@@ -34,12 +34,13 @@ import numpy as np
 
 from spinedetect import __version__
 from spinedetect.alert.rules import AlertConfig, AlertLevel
+from spinedetect.atomic import atomic_write_bytes
 from spinedetect.batch.studies import SkippedInput, StudyInput, find_studies
 from spinedetect.config import config_to_dict
 from spinedetect.errors import InputError, SpinedetectError
 from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
 from spinedetect.measure import MeasureConfig, measure_labels
-from spinedetect.outputs.dicom_seg import build_segmentation, write_segmentation
+from spinedetect.outputs.dicom_seg import build_segmentation, write_dicom
 from spinedetect.outputs.dicom_sr import build_measurement_report
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
 from spinedetect.outputs.study_pictures import write_study_pictures
@@ -110,14 +111,8 @@ class BatchResult:
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write UTF-8 ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _now() -> str:
@@ -220,8 +215,8 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
         headers = read_series_headers(inp.series)
         if all("ImagePositionPatient" in ds for ds in headers):
             seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
-            write_segmentation(build_segmentation(labels, headers, uid_seed=seed), staging / "seg.dcm")
-            write_segmentation(build_measurement_report(report, headers, uid_seed=seed), staging / "sr.dcm")
+            write_dicom(build_segmentation(labels, headers, uid_seed=seed), staging / "seg.dcm")
+            write_dicom(build_measurement_report(report, headers, uid_seed=seed), staging / "sr.dcm")
             written += ["seg.dcm", "sr.dcm"]
         else:
             notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "

@@ -10,7 +10,6 @@ in a viewer, whatever axis order the reader chose.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -20,13 +19,14 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from spinedetect import __version__
+from spinedetect.atomic import atomic_path
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES
 from spinedetect.outputs.dicom_codes import SEGMENT_CODES
 
 __all__ = ["frame_world_points_ras", "labels_on_source_frames", "build_segmentation",
-           "write_segmentation"]
+           "write_dicom"]
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +106,10 @@ def _uid(parts: list[str]) -> str:
     return generate_uid(entropy_srcs=parts)
 
 
-def write_segmentation(seg: Dataset, path: str | Path) -> Path:
+def write_dicom(seg: Dataset, path: str | Path) -> Path:
     """Write a SEG (or any dataset) atomically: temp file in the same folder, then rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         seg.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("wrote DICOM SEG %s", path)
     return path

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from spinedetect.alert.rules import AlertLevel
+from spinedetect.atomic import atomic_write_bytes
 
 __all__ = ["StudyEntry", "worklist_order", "render_review_page", "write_review_page"]
 
@@ -106,11 +106,4 @@ def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedete
 
 def write_review_page(entries: Sequence[StudyEntry], path: str | Path, **kwargs: str) -> Path:
     """Write the review page atomically to ``path`` and return it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(render_review_page(entries, **kwargs), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_bytes(path, render_review_page(entries, **kwargs).encode("utf-8"))
