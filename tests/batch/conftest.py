@@ -24,7 +24,7 @@ SMALL = PhantomConfig(
 )
 
 CASES = {
-    "urgent": PathologyConfig(lesions=(LesionSpec(level="L1", bilsky="3", radius_mm=9.0),)),
+    "urgent": PathologyConfig(lesions=(LesionSpec(level="T12", bilsky="3", radius_mm=9.0),)),
     "watch": PathologyConfig(lesions=(LesionSpec(level="L3", bilsky=None, genant=0, radius_mm=7.0),)),
     "clean": PathologyConfig(p_clean=1.0),
 }

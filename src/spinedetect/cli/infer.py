@@ -6,10 +6,12 @@ import argparse
 import os
 import sys
 from collections import Counter
+from pathlib import Path
 
 from spinedetect.batch.runner import BatchConfig, StudyResult, run_batch
 from spinedetect.cli.common import CommandParser, add_common_options, run_command
 from spinedetect.config import load_config
+from spinedetect.errors import InputError
 
 __all__ = ["get_parser", "main"]
 
@@ -56,9 +58,10 @@ def _run(args: argparse.Namespace) -> int:
     from spinedetect.model.predictor import Predictor
 
     if args.workers < 0:
-        from spinedetect.errors import InputError
-
         raise InputError("--workers must not be negative", expected="0 or more", found=str(args.workers))
+    if not Path(args.input).exists():
+        raise InputError(f"Input {args.input} does not exist", expected="a folder of studies or an image file",
+                         found="no such path")
     cfg = load_config(BatchConfig, args.config)
     if args.no_dicom or args.show_identity:
         from dataclasses import replace

@@ -1,0 +1,53 @@
+"""``spinedetect infer`` in-process with a real (tiny, untrained) checkpoint: exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from spinedetect.cli.main import main
+from spinedetect.config import config_to_dict
+from spinedetect.model import build_network, save_checkpoint
+from spinedetect.model.network import NetworkConfig
+from spinedetect.preprocess import PreprocessConfig
+from spinedetect.training.config import AugmentConfig, TrainConfig
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    cfg = TrainConfig(network=NetworkConfig(channels=(4, 8), strides=(2,), num_res_units=0),
+                      augment=AugmentConfig(patch_size=(32, 32, 32)),
+                      preprocess=PreprocessConfig(spacing_mm=(3.0, 3.0, 3.0)))
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, {"model": build_network(cfg.network).state_dict(), "config": config_to_dict(cfg), "step": 0})
+    return path
+
+
+def test_infer_one_study_with_a_real_predictor(phantom_batch, tiny_checkpoint, tmp_path, capsys):
+    inp = phantom_batch[0] / "site2"
+    code = main(["infer", str(inp), str(tmp_path / "out"), "--model", str(tiny_checkpoint), "--device", "cpu",
+                 "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "review page:" in out and str(tmp_path / "out" / "index.html") in out
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["ok"] == 1
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert provenance["model"]["model_sha256"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["infer"], "required"),
+    (["infer", "/nonexistent/in", "/tmp/x"], "does not exist"),
+    (["infer", ".", "/tmp/x", "--workers", "-1"], "--workers"),
+    (["infer", ".", "/tmp/x", "--model", "/nonexistent.pt"], "nonexistent.pt"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
