@@ -53,7 +53,7 @@ def worklist_order(entries: Sequence[StudyEntry]) -> list[StudyEntry]:
 def _img(path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     alt = html.escape(Path(path).stem.replace("_", " "))
-    return f'<img src="data:image/png;base64,{data}" alt="{alt}" loading="lazy">'
+    return f'<img src="data:image/png;base64,{data}" alt="{alt}">'
 
 
 _CSS = """
@@ -66,8 +66,26 @@ th{background:#222;position:sticky;top:0} tr.study:hover{background:#1b2633}
 .urgent{background:#c62828;color:#fff} .watch{background:#f9a825;color:#000} .none{background:#2e7d32;color:#fff}
 .failed{background:#6a1b9a;color:#fff} .reasons{margin:0;padding-left:18px;color:#ddd}
 .images img{height:260px;margin:4px;border:1px solid #444;background:#000}
-details summary{cursor:pointer;color:#8ab4f8} .note{padding:10px 20px;color:#aaa;font-size:12px}
+details summary{cursor:pointer;color:#8ab4f8} .warning{padding:10px 20px;color:#ff8a80;font-weight:600} .note{padding:10px 20px;color:#aaa;font-size:12px}
 """
+
+
+# Counts the pictures that decoded and warns on the page when any did not (also read by the browser test).
+_CHECK_SCRIPT = """<script>
+window.addEventListener('load', function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) {
+    if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; } else { imgs[i].classList.add('broken'); }
+  }
+  document.body.dataset.imagesTotal = imgs.length;
+  document.body.dataset.imagesLoaded = ok;
+  if (ok < imgs.length) {
+    var w = document.getElementById('img-warning');
+    w.hidden = false;
+    w.textContent = (imgs.length - ok) + ' picture(s) failed to load: open the study folder to see them.';
+  }
+});
+</script>"""
 
 
 def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedetect review",
@@ -89,7 +107,7 @@ def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedete
             f'<td>{n}</td><td><span class="badge {group}">{group}</span></td>'
             f"<td><code>{html.escape(e.key)}</code>{who}</td><td>{html.escape(e.worst_level or '')}</td>"
             f"<td>{pct}</td><td>{html.escape(e.bilsky or '')}</td><td>{html.escape(e.series or '')}</td>"
-            f"<td>{detail}<details><summary>images</summary><div class=\"images\">{images}</div></details></td></tr>")
+            f"<td>{detail}<details{' open' if group == 'urgent' else ''}><summary>images</summary><div class=\"images\">{images}</div></details></td></tr>")
     counts = {g: sum(1 for e in entries if _group(e) == g) for g in _GROUP}
     summary = ", ".join(f"{counts[g]} {g}" for g in _GROUP)
     return (
@@ -100,8 +118,8 @@ def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedete
         "<table><thead><tr><th>#</th><th>alert</th><th>study</th><th>worst level</th><th>canal compromise</th>"
         "<th>Bilsky</th><th>series</th><th>reasons</th></tr></thead><tbody>"
         + "".join(rows) +
-        "</tbody></table><p class=\"note\">Research software, not a medical device. Every alert needs a "
-        "radiologist's reading of the images.</p></body></html>")
+        "</tbody></table><p id=\"img-warning\" class=\"warning\" hidden></p><p class=\"note\">Research software, not a medical device. Every alert needs a "
+        "radiologist's reading of the images.</p>" + _CHECK_SCRIPT + "</body></html>")
 
 
 def write_review_page(entries: Sequence[StudyEntry], path: str | Path, **kwargs: str) -> Path:
