@@ -35,7 +35,11 @@ def _vec(v: np.ndarray) -> list[float]:
 
 @dataclass(frozen=True)
 class LevelTruth:
-    """Truth of one named level (mm, mm², %); canal values are minima over the level's canal extent."""
+    """Truth of one named level (mm, mm², %); canal values are minima over the level's canal extent.
+
+    ``worst_s_mm`` / ``min_position_mm``: arc length and world position of the level's narrowest canal
+    cross-section (where the compromise is evaluated).
+    """
 
     name: str
     body_center_mm: tuple[float, float, float]
@@ -52,6 +56,7 @@ class LevelTruth:
     height_loss_pct: float
     sins_location: int
     worst_s_mm: float
+    min_position_mm: tuple[float, float, float]
     osseous_lesions: int = 0
     sins_partial: int | None = None
 
@@ -70,7 +75,8 @@ class LevelTruth:
                 "cord_compression_pct": self.cord_compression_pct,
                 "bilsky": None if self.bilsky is None else self.bilsky.value, "genant": self.genant,
                 "height_loss_pct": self.height_loss_pct, "sins_location": self.sins_location,
-                "sins_partial": self.sins_partial, "osseous_lesions": self.osseous_lesions}
+                "sins_partial": self.sins_partial, "osseous_lesions": self.osseous_lesions,
+                "min_s_mm": round(self.worst_s_mm, 3), "min_position_mm": list(self.min_position_mm)}
 
 
 @dataclass(frozen=True)
@@ -264,6 +270,7 @@ def compute_truth(model: SpineModel, *, seed: int, modality: str, contrast: str,
             cord_compression_pct=_r(comp_cord, 2), bilsky=bilsky, genant=genant,
             height_loss_pct=round(loss_pct, 2), sins_location=sins_location_score(lv.name),
             worst_s_mm=float(s[i_min]) if i_min is not None else float(lv.s_center),
+            min_position_mm=tuple(_vec(model.to_world(float(s[i_min]) if i_min is not None else lv.s_center))),
             osseous_lesions=len(lesions_here), sins_partial=sins))
 
     scored = [lv for lv in levels if lv.canal_compromise_pct is not None]
