@@ -366,8 +366,8 @@ class SpineModel:
         pil_r = br + 0.6 * th
         pil_lo = top - 0.3 * lv.disc_above
         pil_hi = end + (0.45 * lv.disc_below if lv.sacrum_end is None else 0.0)
-        pil = (np.minimum(_ellipse(a, r, bca - 0.35 * ba, pil_r, 5.0, 4.5),
-                          _ellipse(a, r, bca - 0.35 * ba, -pil_r, 5.0, 4.5)) <= 1.0) & (s >= pil_lo) & (s <= pil_hi)
+        ar = np.abs(r)  # left/right pairs are mirror images: one ellipse in |r|
+        pil = (_ellipse(a, ar, bca - 0.35 * ba, pil_r, 5.0, 4.5) <= 1.0) & (s >= pil_lo) & (s <= pil_hi)
         # spinous process: a plate in the midline, sloping caudally with distance from the lamina
         x = back - a
         mid = lv.s_center + 0.3 * h + lv.spinous_slope * x
@@ -384,9 +384,8 @@ class SpineModel:
         if lv.sacrum_end is not None:
             # sacral ala: lateral masses beside the S1 body down the fused block
             ca = self.body_center_a(lv)
-            ala = (np.minimum(_ellipse(a, r, ca - 0.3 * lv.body_ap, 0.5 * lv.body_lr + 14.0, 0.45 * lv.body_ap, 17.0),
-                              _ellipse(a, r, ca - 0.3 * lv.body_ap, -0.5 * lv.body_lr - 14.0, 0.45 * lv.body_ap,
-                                       17.0)) <= 1.0) & (s >= top + 2.0) & (s <= end - 2.0)
+            ala = (_ellipse(a, np.abs(r), ca - 0.3 * lv.body_ap, 0.5 * lv.body_lr + 14.0, 0.45 * lv.body_ap, 17.0)
+                   <= 1.0) & (s >= top + 2.0) & (s <= end - 2.0)
             out |= ala
         return out
 
@@ -431,20 +430,17 @@ class SpineModel:
         # abdomen / thorax anterior to the middle of the bodies; fat around the column and between muscles
         out[inner & (a > front + 0.45 * body_ap)] = Tissue.VISCERA
         lung_w = t["lung"][idx]
-        lung = (lung_w > 0) & (np.minimum(
-            _ellipse(a, r, front + 0.3 * body_ap, 0.5 * body_lr + 52.0, 80.0, 44.0),
-            _ellipse(a, r, front + 0.3 * body_ap, -0.5 * body_lr - 52.0, 80.0, 44.0)) <= lung_w)
+        ar = np.abs(r)  # left/right pairs are mirror images: one ellipse in |r|
+        lung = (lung_w > 0) & (_ellipse(a, ar, front + 0.3 * body_ap, 0.5 * body_lr + 52.0, 80.0, 44.0) <= lung_w)
         out[inner & lung] = Tissue.LUNG
         # erector spinae / multifidus: from the subcutaneous fat to the transverse processes, beside the midline
         a_in = -skin + fat_t + 2.0
         pa = np.maximum(-0.5 * a_in, 8.0)
-        para = np.minimum(_ellipse(a, r, 0.5 * a_in, pa * 0.9 + 5.0, pa, pa * 0.95),
-                          _ellipse(a, r, 0.5 * a_in, -pa * 0.9 - 5.0, pa, pa * 0.95))
+        para = _ellipse(a, ar, 0.5 * a_in, pa * 0.9 + 5.0, pa, pa * 0.95)
         out[inner & (para <= 1.0)] = Tissue.MUSCLE
         ps = t["psoas"][idx]
-        psoas = (ps > 0) & (np.minimum(
-            _ellipse(a, r, front + 0.35 * body_ap, 0.5 * body_lr + 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3),
-            _ellipse(a, r, front + 0.35 * body_ap, -0.5 * body_lr - 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3)) <= 1.0)
+        psoas = (ps > 0) & (_ellipse(a, ar, front + 0.35 * body_ap, 0.5 * body_lr + 10.0 * ps, 11.0 * ps + 1e-3,
+                                     12.0 * ps + 1e-3) <= 1.0)
         out[inner & psoas] = Tissue.MUSCLE
         aorta = _ellipse(a, r, body_front + 11.0, -10.0 - t["iliac"][idx], 9.5, 9.5) <= 1.0
         ivc = _ellipse(a, r, body_front + 13.0, 20.0 + t["iliac"][idx], 8.0, 11.0) <= 1.0
