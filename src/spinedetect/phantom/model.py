@@ -65,8 +65,8 @@ _ANCHORS: dict[str, dict[int, float]] = {
     "disc_below": {0: 5.5, 4: 5.5, 5: 4.5, 13: 6.0, 16: 8.0, 17: 9.0, 19: 11.0, 21: 11.0, 22: 11.0},
     "body_ap": {0: 16, 4: 17, 5: 19, 16: 30, 17: 32, 21: 35, 22: 36},
     "body_lr": {0: 22, 4: 26, 5: 28, 16: 40, 17: 43, 21: 50, 22: 50},
-    "sac_ap": {0: 13.0, 4: 13.0, 5: 13.5, 16: 14.0, 17: 14.5, 21: 15.5, 22: 14.0},
-    "sac_lr": {0: 19, 4: 18, 5: 15.5, 16: 16, 17: 17.5, 21: 19.5, 22: 16},
+    "sac_ap": {0: 13.0, 4: 13.0, 5: 13.5, 16: 14.0, 17: 14.5, 21: 15.5, 22: 14.8},
+    "sac_lr": {0: 19, 4: 18, 5: 15.5, 16: 16, 17: 17.5, 21: 19.5, 22: 18.0},
     "cord_ap": {0: 8.5, 4: 8.5, 5: 7.5, 14: 7.5, 16: 8.0, 22: 8.0},
     "cord_lr": {0: 12, 4: 12, 5: 10, 14: 10, 16: 11, 22: 11},
     "pe_thick": {0: 4.5, 5: 5.0, 16: 6.0, 21: 7.0, 22: 6.0},
@@ -475,15 +475,14 @@ class SpineModel:
             sub[pe] = Tissue.PE_BONE
             own = lvl[m] == li
             # disc above this level (the top level gets the disc above it too) and below the last one
-            if lv.sacrum_end is None or li > 0:
-                above = own & (ss < lv.s_top + 2.0)
-                if above.any():
-                    upper = self.levels[li - 1] if li > 0 else None
-                    d, nuc = self._disc(upper, lv, ss[above], aa[above], rr[above])
-                    v = sub[above]
-                    v[d] = Tissue.DISC_ANNULUS
-                    v[nuc] = Tissue.DISC_NUCLEUS
-                    sub[above] = v
+            above = own & (ss < lv.s_top + 2.0)
+            if above.any():
+                upper = self.levels[li - 1] if li > 0 else None
+                d, nuc = self._disc(upper, lv, ss[above], aa[above], rr[above])
+                v = sub[above]
+                v[d] = Tissue.DISC_ANNULUS
+                v[nuc] = Tissue.DISC_NUCLEUS
+                sub[above] = v
             if li == n - 1 and lv.sacrum_end is None:
                 below = own & (ss > lv.s_bot - 2.0)
                 if below.any():
