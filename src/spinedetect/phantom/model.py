@@ -628,7 +628,7 @@ def _assemble(cfg: AnatomyConfig, rng: np.random.Generator, levels: list[Level],
     taper = np.ones(n) if sac_end is None else np.sqrt(np.clip((sac_end - s) / _SAC_TAPER_MM, 0.0, 1.0))
     t["sac_a"] = 0.5 * sac_ap * taper
     t["sac_r"] = 0.5 * sac_lr * taper
-    sac_min = np.where(taper > 0, 1.0, 0.0)
+    # the sacral canal below the end of the dural sac is narrower
     bone_scale = np.where(s > (sac_end if sac_end is not None else np.inf), 0.8, 1.0)
     t["bc_a"] = (0.5 * sac_ap + 0.5 * (_GAP_ANT + _GAP_POST)) * bone_scale
     t["bc_r"] = (0.5 * sac_lr + _GAP_LAT) * bone_scale
@@ -656,7 +656,6 @@ def _assemble(cfg: AnatomyConfig, rng: np.random.Generator, levels: list[Level],
     t["psoas"] = np.clip((lam - 16.0) / 4.0, 0.0, 1.0) * (lam <= 22.2)
     t["vessels"] = (lam <= 22.5).astype(np.float64)
     t["iliac"] = np.clip((lam - 20.0) * 12.0, 0.0, 30.0)
-    del sac_min
     fov = (levels[0].s_top - levels[0].disc_above - 8.0,
            (levels[-1].sacrum_end if levels[-1].sacrum_end is not None else levels[-1].s_bot + levels[-1].disc_below) + 12.0)
     # float32 tables: the voxel grid works in float32 (speed); the truth uses the same values

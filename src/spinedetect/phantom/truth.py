@@ -16,7 +16,7 @@ import numpy as np
 from spinedetect.alert import AlertConfig, LevelFindings, decide_alert
 from spinedetect.grading import BilskyGrade, genant_from_height_loss, sins_location_score, sins_partial_score
 from spinedetect.measure.compromise import compromise_at
-from spinedetect.phantom.model import DS_MM, SpineModel
+from spinedetect.phantom.model import SpineModel
 from spinedetect.phantom.pathology import GRID_MM, section_grade, section_grid
 
 __all__ = ["LevelTruth", "LesionTruth", "PhantomTruth", "CanalProfile", "canal_profile", "compute_truth"]
