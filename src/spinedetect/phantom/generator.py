@@ -53,7 +53,8 @@ def generate_phantom(config: PhantomConfig | None = None, seed: int = 0,
     place_lesions(model, plans, path_rng)
 
     im = cfg.imaging
-    acquisition = im.resolved_acquisition
+    # draws only for the randomised settings, so fixed settings keep the same phantom per seed
+    acquisition = im.resolved_acquisition(float(img_rng.random()) if im.acquisition == "any" else 0.0)
     if im.modality == "CT":
         contrast = "CT"
     elif im.contrast == "any":

@@ -75,6 +75,8 @@ def grid_affine(model: SpineModel, cfg: ImagingConfig, acquisition: str,
                 rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int, int]]:
     """Affine (voxel -> RAS mm) and shape of the image grid covering the spine's field of view."""
     spacing = np.asarray(cfg.sagittal_spacing_mm if acquisition == "sagittal" else cfg.axial_spacing_mm)
+    if cfg.spacing_jitter_pct > 0:
+        spacing = spacing * (1.0 + rng.uniform(-1, 1, size=3) * cfg.spacing_jitter_pct / 100.0)
     angle = np.deg2rad(rng.uniform(0.0, cfg.max_oblique_deg))
     rot = _rotation(rng.normal(size=3), angle)
     dirs = rot @ _BASE[acquisition]
