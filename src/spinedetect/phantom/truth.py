@@ -59,6 +59,7 @@ class LevelTruth:
     min_position_mm: tuple[float, float, float]
     osseous_lesions: int = 0
     sins_partial: int | None = None
+    in_fov: bool = True        # the body centre lies inside the image grid
 
     def findings(self) -> LevelFindings:
         """The alert rules' view of this level."""
@@ -76,7 +77,8 @@ class LevelTruth:
                 "bilsky": None if self.bilsky is None else self.bilsky.value, "genant": self.genant,
                 "height_loss_pct": self.height_loss_pct, "sins_location": self.sins_location,
                 "sins_partial": self.sins_partial, "osseous_lesions": self.osseous_lesions,
-                "min_s_mm": round(self.worst_s_mm, 3), "min_position_mm": list(self.min_position_mm)}
+                "min_s_mm": round(self.worst_s_mm, 3), "min_position_mm": list(self.min_position_mm),
+                "in_fov": self.in_fov}
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,13 @@ def _lesion_volumes(model: SpineModel, k: int) -> tuple[float, float, float, flo
 
 
 def compute_truth(model: SpineModel, *, seed: int, modality: str, contrast: str, acquisition: str,
-                  spacing_mm: tuple[float, float, float], alert_config: AlertConfig | None = None) -> PhantomTruth:
-    """Per-level canal measures, grades, lesion list and the expected alert of ``model``."""
+                  spacing_mm: tuple[float, float, float], alert_config: AlertConfig | None = None,
+                  grid: tuple[np.ndarray, tuple[int, int, int]] | None = None) -> PhantomTruth:
+    """Per-level canal measures, grades, lesion list and the expected alert of ``model``.
+
+    ``grid`` (affine, shape) of the image marks the levels whose body centre lies inside it (``in_fov``).
+    """
+    inv = np.linalg.inv(grid[0]) if grid is not None else None
     prof = canal_profile(model)
     s = prof.s
     abnormal = prof.tumour.copy()
@@ -262,6 +269,10 @@ def compute_truth(model: SpineModel, *, seed: int, modality: str, contrast: str,
             sins = sins_partial_score(lv.name, ltype, loss_pct, body_inv, post)
         i_c = int(model.sample_index(np.asarray(lv.s_center)))
         body_c = model.to_world(lv.s_center, model.body_center_a(lv), 0.0)
+        in_fov = True
+        if inv is not None:
+            vox = inv[:3, :3] @ body_c + inv[:3, 3]
+            in_fov = bool(np.all(vox >= -0.5) and np.all(vox <= np.asarray(grid[1]) - 0.5))
         levels.append(LevelTruth(
             name=lv.name, body_center_mm=tuple(_vec(body_c)), canal_center_mm=tuple(_vec(model.points[i_c])),
             s_range_mm=(round(lv.s_range[0], 3), round(lv.s_range[1], 3)),
@@ -271,7 +282,7 @@ def compute_truth(model: SpineModel, *, seed: int, modality: str, contrast: str,
             height_loss_pct=round(loss_pct, 2), sins_location=sins_location_score(lv.name),
             worst_s_mm=float(s[i_min]) if i_min is not None else float(lv.s_center),
             min_position_mm=tuple(_vec(model.to_world(float(s[i_min]) if i_min is not None else lv.s_center))),
-            osseous_lesions=len(lesions_here), sins_partial=sins))
+            osseous_lesions=len(lesions_here), sins_partial=sins, in_fov=in_fov))
 
     scored = [lv for lv in levels if lv.canal_compromise_pct is not None]
     if scored:
