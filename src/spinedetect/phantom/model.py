@@ -48,6 +48,7 @@ class Tissue(IntEnum):
     LESION_LYTIC = 15
     LESION_BLASTIC = 16
     TUMOUR = 17
+    RIB = 18
 
 
 #: Schema label of each tissue (index = tissue value).
@@ -190,6 +191,7 @@ class SpineModel:
     fov_s: tuple[float, float]
     lesions: list[Lesion] = field(default_factory=list)
     tumours: list[Tumour] = field(default_factory=list)
+    rib_centres: np.ndarray = field(default_factory=lambda: np.zeros(0))   # s of each thoracic rib (sorted)
 
     # ---------------------------------------------------------------- coordinates
     def sample_index(self, s: np.ndarray) -> np.ndarray:
@@ -431,7 +433,8 @@ class SpineModel:
         out[inner & (a > front + 0.45 * body_ap)] = Tissue.VISCERA
         lung_w = t["lung"][idx]
         ar = np.abs(r)  # left/right pairs are mirror images: one ellipse in |r|
-        lung = (lung_w > 0) & (_ellipse(a, ar, front + 0.3 * body_ap, 0.5 * body_lr + 52.0, 80.0, 44.0) <= lung_w)
+        lung_e = _ellipse(a, ar, front + 0.3 * body_ap + 15.0, 0.5 * body_lr + 50.0, 62.0, 45.0)
+        lung = (lung_w > 0) & (lung_e <= lung_w)
         out[inner & lung] = Tissue.LUNG
         # erector spinae / multifidus: from the subcutaneous fat to the transverse processes, beside the midline
         a_in = -skin + fat_t + 2.0
@@ -445,6 +448,14 @@ class SpineModel:
         aorta = _ellipse(a, r, body_front + 11.0, -10.0 - t["iliac"][idx], 9.5, 9.5) <= 1.0
         ivc = _ellipse(a, r, body_front + 13.0, 20.0 + t["iliac"][idx], 8.0, 11.0) <= 1.0
         out[inner & (aorta | ivc) & (t["vessels"][idx] > 0)] = Tissue.VESSEL
+        # ribs wrap around the lungs, from the costovertebral joints, descending anteriorly
+        shell = np.flatnonzero(inner & (lung_w > 0.3) & (lung_e > lung_w) & (lung_e <= 1.32 * lung_w)
+                               & (a < front + 0.3 * body_ap + 60.0))
+        if shell.size and self.rib_centres.size:
+            u = s[shell] - 0.3 * (a[shell] - front[shell])
+            k = np.clip(np.searchsorted(self.rib_centres, u), 1, len(self.rib_centres) - 1)
+            near_rib = np.minimum(np.abs(u - self.rib_centres[k - 1]), np.abs(u - self.rib_centres[k])) <= 4.0
+            out[shell[near_rib]] = Tissue.RIB
 
         # the spine region: evaluate bone/disc/canal only near the column (speed)
         back = t["bc_ca"][idx] - t["bc_a"][idx]
@@ -660,7 +671,15 @@ def _assemble(cfg: AnatomyConfig, rng: np.random.Generator, levels: list[Level],
            (levels[-1].sacrum_end if levels[-1].sacrum_end is not None else levels[-1].s_bot + levels[-1].disc_below) + 12.0)
     # float32 tables: the voxel grid works in float32 (speed); the truth uses the same values
     t = {k: v.astype(np.float32) for k, v in t.items()}
+    ribs = [lv.s_top + 0.3 * (lv.s_bot - lv.s_top) for lv in levels if lv.name.startswith("T")]
+    if ribs:
+        # the ribs of thoracic levels just outside the range still cross the field of view
+        pitch = float(np.mean(np.diff(ribs))) if len(ribs) > 1 else 25.0
+        first_t = LEVEL_NAMES.index(levels[0].name) if levels[0].name.startswith("T") else None
+        extra_above = 2 if first_t is not None and first_t > LEVEL_NAMES.index("T1") else 0
+        ribs = [ribs[0] - pitch * (n + 1) for n in range(extra_above)][::-1] + ribs
     model = SpineModel(s=s, points=pts, tangent=tangent, anterior=ant, right=right, tables=t, levels=levels,
-                       conus_s=float(conus) if np.isfinite(conus) else None, sac_end_s=sac_end, fov_s=fov)
+                       conus_s=float(conus) if np.isfinite(conus) else None, sac_end_s=sac_end, fov_s=fov,
+                       rib_centres=np.asarray(sorted(ribs), dtype=np.float64))
     log.debug("spine %s-%s: %d samples, conus %s", levels[0].name, levels[-1].name, n, model.conus_s)
     return model
