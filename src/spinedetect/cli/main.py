@@ -13,6 +13,8 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("spinedetect.cli.convert", "convert a DICOM series, NIfTI or MHA to NIfTI with its true affine"),
     "evaluate": ("spinedetect.cli.evaluate", "score predictions against truth: Dice, HD95, detection, alert"),
+    "demo": ("spinedetect.cli.demo", "generate a small phantom set with preview pictures (the main job for now)"),
+    "phantom": ("spinedetect.cli.phantom", "generate spine phantoms with exact truth (NIfTI/DICOM)"),
 }
 
 

@@ -7,8 +7,6 @@ oblique acquisitions and anisotropic voxels display at the correct shape. Labels
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from spinedetect.atomic import atomic_path
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, Label
 
@@ -92,17 +91,29 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(lines[-1] + " " + word, font=font) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
 def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_mm: float = 0.5,
                    title: str = "", marks: Sequence[Mark] = (), alpha: float = 0.45,
-                   window: tuple[float, float] | None = None) -> Image.Image:
+                   window: tuple[float, float] | None = None, side_by_side: bool = False) -> Image.Image:
     """RGB picture of ``image`` on ``plane`` with ``labels`` blended in their schema colours.
 
     ``window`` (low, high) maps grey levels; None uses the 1st-99.5th percentile of the plane.
+    ``side_by_side`` puts the plain image left of the overlay (for reading the anatomy under the colours).
     """
     grey = reslice(image, plane, pixel_mm, order=1, cval=float(np.min(image.array)))
     lo, hi = window if window is not None else (float(np.percentile(grey, 1)), float(np.percentile(grey, 99.5)))
     g = np.clip((grey - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    rgb = np.repeat(g[:, :, None], 3, axis=2) * 255.0
+    plain = np.repeat(g[:, :, None], 3, axis=2) * 255.0
+    rgb = plain.copy()
     if labels is not None:
         lab = reslice(labels, plane, pixel_mm, order=0).astype(np.int64)
         lut = np.zeros((max(int(c) for c in Label) + 1, 3))
@@ -111,35 +122,35 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
         lab = np.clip(lab, 0, len(lut) - 1)
         m = lab > 0
         rgb[m] = (1.0 - alpha) * rgb[m] + alpha * lut[lab[m]]
-    pic = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), mode="RGB")
-    bar = 28 if title else 0
-    canvas = Image.new("RGB", (pic.width, pic.height + bar), (0, 0, 0))
-    canvas.paste(pic, (0, bar))
+    panels = [plain, rgb] if side_by_side else [rgb]
+    gap = 6 if side_by_side else 0
+    pw, ph = rgb.shape[1], rgb.shape[0]
+    width = len(panels) * pw + (len(panels) - 1) * gap
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    tfont = _font(15)
+    lines = _wrap(probe, title, tfont, width - 12) if title else []
+    bar = 8 + 19 * len(lines) if lines else 0
+    canvas = Image.new("RGB", (width, ph + bar), (0, 0, 0))
+    for n, arr in enumerate(panels):
+        canvas.paste(Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="RGB"), (n * (pw + gap), bar))
     draw = ImageDraw.Draw(canvas)
-    if title:
-        draw.text((6, 5), title, fill=(255, 255, 255), font=_font(16))
+    for n, line in enumerate(lines):
+        draw.text((6, 4 + 19 * n), line, fill=(255, 255, 255), font=tfont)
     c, ru, up = (np.asarray(x, dtype=np.float64) for x in (plane.center, plane.right_dir, plane.up_dir))
     font = _font(14)
-    for mk in marks:
-        d = np.asarray(mk.position_mm, dtype=np.float64) - c
-        x = pic.width / 2.0 + (d @ ru) / pixel_mm + mk.offset_px[0]
-        y = bar + pic.height / 2.0 - (d @ up) / pixel_mm + mk.offset_px[1]
-        if 0 <= x < canvas.width and bar <= y < canvas.height:
-            draw.text((x, y), mk.text, fill=(255, 255, 0), font=font, anchor="mm", stroke_width=2,
-                      stroke_fill=(0, 0, 0))
+    for n in range(len(panels)):
+        for mk in marks:
+            d = np.asarray(mk.position_mm, dtype=np.float64) - c
+            x = n * (pw + gap) + pw / 2.0 + (d @ ru) / pixel_mm + mk.offset_px[0]
+            y = bar + ph / 2.0 - (d @ up) / pixel_mm + mk.offset_px[1]
+            if n * (pw + gap) <= x < n * (pw + gap) + pw and bar <= y < canvas.height:
+                draw.text((x, y), mk.text, fill=(255, 255, 0), font=font, anchor="mm", stroke_width=2,
+                          stroke_fill=(0, 0, 0))
     return canvas
 
 
 def save_png(picture: Image.Image, path: str | Path) -> Path:
     """Write ``picture`` as PNG atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         picture.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)

@@ -161,7 +161,7 @@ def _shape_tumour(model: SpineModel, les: Lesion, lesion_index: int, rng: np.ran
         tm.target = grade
     i0 = int(model.sample_index(np.asarray(s0)))
     a, r = section_grid(model, i0)
-    t_wall = float(model._wall_distance(np.asarray(i0), u))
+    t_wall = float(model.wall_distance(np.asarray(i0), u))
 
     def sec(pen: float) -> dict[str, np.ndarray]:
         tm.pen = pen

@@ -25,18 +25,19 @@ def write_previews(ph: Phantom, out_dir: Path, *, pixel_mm: float = 0.5, prefix:
     truth = ph.truth
     line = np.asarray(truth.centreline_mm)
     center = np.median(line, axis=0)
-    window = (-250.0, 1250.0) if ph.image.modality == "CT" else None
+    window = (-200.0, 1000.0) if ph.image.modality == "CT" else None
     sag = sagittal_plane(center, 1.0, 1.0)
     w = _extent(ph.image, center, np.asarray(sag.right_dir))
     h = _extent(ph.image, center, np.asarray(sag.up_dir))
     sag = sagittal_plane(center, w, h)
-    marks = [Mark(lv.name, tuple(np.asarray(lv.body_center_mm) + np.array([0.0, 0.0, 0.0])), (-int(32 / pixel_mm * 0.5) - 20, 0))
+    # level names in front of (left of) each body
+    marks = [Mark(lv.name, tuple(float(x) for x in lv.body_center_mm), (-int(24.0 / pixel_mm), 0))
              for lv in truth.levels]
     title = (f"{prefix}seed {truth.seed}  {truth.modality} {truth.contrast} {truth.acquisition}  "
              f"alert: {truth.alert['level']}")
     pics = []
     pic = render_overlay(ph.image, ph.labels, sag, pixel_mm=pixel_mm, title=title + "  (mid-sagittal)",
-                         marks=marks, window=window)
+                         marks=marks, window=window, side_by_side=True)
     pics.append(save_png(pic, Path(out_dir) / "sagittal.png"))
     worst = truth.worst
     pos = np.asarray(worst["position_mm"] if worst["position_mm"] is not None else center)
@@ -47,6 +48,6 @@ def write_previews(ph: Phantom, out_dir: Path, *, pixel_mm: float = 0.5, prefix:
     pct = worst.get("canal_compromise_pct")
     sub = f"worst level {wl}: canal compromise {pct:.0f} %" if pct is not None else "worst level"
     pic = render_overlay(ph.image, ph.labels, ax, pixel_mm=0.25, title=f"{prefix}seed {truth.seed}  {sub}",
-                         window=window)
+                         window=window, side_by_side=True)
     pics.append(save_png(pic, Path(out_dir) / "axial_worst.png"))
     return pics

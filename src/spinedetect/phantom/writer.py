@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from spinedetect.atomic import atomic_write_bytes
+from spinedetect.config import config_to_dict
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 from spinedetect.phantom.generator import Phantom
 
-__all__ = ["write_phantom", "write_nifti_deterministic", "atomic_write_bytes", "FORMATS"]
+__all__ = ["write_phantom", "write_nifti_deterministic", "FORMATS"]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("nifti", "dicom")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_nifti_deterministic(volume: Volume, path: Path) -> Path:
@@ -45,7 +31,8 @@ def write_nifti_deterministic(volume: Volume, path: Path) -> Path:
     if volume.array.dtype == np.uint8:
         img.header.set_intent("label", name="spinedetect schema")
     data = img.to_bytes()
-    return atomic_write_bytes(path, gzip.compress(data, compresslevel=6, mtime=0))
+    # level 1: noisy float images barely compress further, and it is several times faster
+    return atomic_write_bytes(path, gzip.compress(data, compresslevel=1, mtime=0))
 
 
 def write_phantom(ph: Phantom, out_dir: str | Path, formats: Sequence[str] = ("nifti",)) -> dict[str, Path]:
@@ -67,10 +54,11 @@ def write_phantom(ph: Phantom, out_dir: str | Path, formats: Sequence[str] = ("n
         from spinedetect.io.dicom_writer import write_dicom_series
 
         t = ph.truth
+        salt = hashlib.sha256(json.dumps(config_to_dict(ph.config), sort_keys=True).encode()).hexdigest()[:16]
         write_dicom_series(ph.image, out / "dicom", modality=t.modality,
                            series_description=str(ph.image.meta.get("series_description", "PHANTOM")),
                            patient_name=f"PHANTOM^{ph.seed}", patient_id=f"SPD-{ph.seed}", seed=ph.seed,
-                           acquisition=t.acquisition, contrast=t.contrast)
+                           acquisition=t.acquisition, contrast=t.contrast, uid_salt=salt)
         paths["dicom"] = out / "dicom"
     text = json.dumps(ph.truth.to_dict(), indent=1, sort_keys=False) + "\n"
     paths["truth"] = atomic_write_bytes(out / "truth.json", text.encode("utf-8"))

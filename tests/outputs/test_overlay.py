@@ -1,0 +1,56 @@
+import numpy as np
+
+from spinedetect.io.volume import Volume
+from spinedetect.labels import LABEL_COLOURS, Label
+from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, sagittal_plane, save_png
+
+
+def _volumes(affine):
+    img = np.zeros((20, 30, 10), dtype=np.float32)
+    lab = np.zeros((20, 30, 10), dtype=np.uint8)
+    img[5:10, 5:25, :] = 100.0
+    lab[5:10, 5:25, :] = Label.CORD
+    return Volume(img, affine), Volume(lab, affine)
+
+
+def test_physical_aspect_and_colours(tmp_path):
+    aff = np.diag([1.0, 1.0, 4.0, 1.0])   # anisotropic: 4 mm along k
+    image, labels = _volumes(aff)
+    centre = aff[:3, :3] @ np.array([9.5, 14.5, 4.5])
+    plane = axial_plane(centre, 40.0)
+    pic = render_overlay(image, labels, plane, pixel_mm=0.5, window=(0.0, 100.0))
+    assert pic.size == (80, 80)
+    arr = np.asarray(pic).astype(float)
+    # the labelled block is 5 x 20 mm (x by y): 10 px wide, 40 px tall, anterior (+y) up
+    tinted = np.abs(arr - arr[:, :, :1]).sum(axis=2) > 30
+    rows, cols = np.nonzero(tinted)
+    assert 38 <= rows.max() - rows.min() + 1 <= 42 and 9 <= cols.max() - cols.min() + 1 <= 11
+    colour = np.array(LABEL_COLOURS[Label.CORD], dtype=float)
+    px = arr[int(np.median(rows)), int(np.median(cols))]
+    assert np.allclose(px, 0.55 * 255 + 0.45 * colour, atol=3)
+
+
+def test_radiological_left_right_and_sagittal_orientation(tmp_path):
+    aff = np.eye(4)
+    img = np.zeros((40, 40, 40), dtype=np.float32)
+    img[30:, 18:22, 18:22] = 1.0          # +x = patient right
+    vol = Volume(img, aff)
+    pic = np.asarray(render_overlay(vol, None, axial_plane((19.5, 19.5, 19.5), 40.0), pixel_mm=1.0,
+                                    window=(0.0, 1.0)))
+    # patient right appears on the picture's left
+    assert pic[:, :15].mean() > pic[:, 25:].mean()
+    img2 = np.zeros((40, 40, 40), dtype=np.float32)
+    img2[18:22, 30:, 18:22] = 1.0         # +y = anterior
+    pic2 = np.asarray(render_overlay(Volume(img2, aff), None, sagittal_plane((19.5, 19.5, 19.5), 40.0, 40.0),
+                                     pixel_mm=1.0, window=(0.0, 1.0)))
+    assert pic2[:, :15].mean() > pic2[:, 25:].mean()   # anterior on the left of a sagittal picture
+
+
+def test_title_marks_side_by_side_and_atomic_save(tmp_path):
+    image, labels = _volumes(np.eye(4))
+    plane = sagittal_plane((9.5, 14.5, 4.5), 30.0, 10.0)
+    pic = render_overlay(image, labels, plane, pixel_mm=0.5, title="a fairly long title " * 4,
+                         marks=[Mark("L1", (9.5, 14.5, 4.5))], side_by_side=True)
+    assert pic.width == 2 * 60 + 6 and pic.height > 20
+    path = save_png(pic, tmp_path / "sub" / "p.png")
+    assert path.is_file() and not list(path.parent.glob(".*tmp"))
