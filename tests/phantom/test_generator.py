@@ -48,3 +48,31 @@ def test_truth_json_schema(tmp_path, make_config):
     assert steps.max() <= 1.0 + 1e-6
     assert np.all(np.diff(data["centreline_s_mm"]) > 0)
     assert (tmp_path / "image.nii.gz").is_file() and (tmp_path / "labels.nii.gz").is_file()
+
+
+def test_randomised_acquisition_and_spacing(make_config):
+    import dataclasses
+
+    base = make_config(first="L4", last="S1", spacing=(2.0, 2.0, 4.0))
+    cfg = dataclasses.replace(base, imaging=dataclasses.replace(base.imaging, acquisition="any",
+                                                                  spacing_jitter_pct=20.0))
+    seen = set()
+    spacings = set()
+    for seed in range(6):
+        ph = generate_phantom(cfg, seed=seed)
+        seen.add(ph.truth.acquisition)
+        spacings.add(tuple(round(v, 3) for v in ph.image.spacing))
+        assert all(1.6 - 1e-6 <= v <= 4.8 + 1e-6 for v in ph.image.spacing)
+    assert seen == {"sagittal", "axial"}
+    assert len(spacings) == 6
+
+
+def test_levels_outside_a_cropped_field_of_view_are_flagged(make_config):
+    import dataclasses
+
+    base = make_config(first="T12", last="S1", spacing=(2.0, 2.0, 4.0), oblique=0.0)
+    cfg = dataclasses.replace(base, imaging=dataclasses.replace(base.imaging, shape=(60, 40, 10)))
+    ph = generate_phantom(cfg, seed=1)
+    flags = [lv.in_fov for lv in ph.truth.levels]
+    assert any(flags) and not all(flags)
+    assert all(lv.in_fov for lv in generate_phantom(base, seed=1).truth.levels)

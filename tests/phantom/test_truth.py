@@ -98,3 +98,47 @@ def test_bilsky_rules_hold_on_the_masks(grade):
         assert (sl == Label.CORD).any()
         assert not (sl == Label.CSF).any()
     assert canal_mask(sl).any()
+
+
+def _column_heights(lab, aff, z_lo, z_hi, x_col):
+    """Body(+lesion) height (mm) per y column on the x = x_col line within z in [z_lo, z_hi]."""
+    z = aff[2, 3] + np.arange(lab.shape[2]) * aff[2, 2]
+    ks = np.flatnonzero((z >= z_lo) & (z <= z_hi))
+    bone = np.isin(lab[x_col][:, ks], [int(Label.VERTEBRAL_BODY), int(Label.OSSEOUS_LESION)])
+    return bone.sum(axis=1) * abs(aff[2, 2])
+
+
+@pytest.mark.parametrize("genant", [1, 3])
+def test_collapse_height_loss_on_the_mask(genant):
+    cfg = _straight_axial("L3", "L5", [LesionSpec(level="L4", site="body", type="lytic", genant=genant,
+                                                   radius_mm=6.0)], (90, 140, 250), spacing=(0.8, 0.8, 0.5))
+    ph = generate_phantom(cfg, seed=3)
+    lab, aff = ph.labels.array, ph.labels.affine
+    truth = ph.truth
+    assert truth.level("L4").genant == genant
+    line = np.asarray(truth.centreline_mm)
+    s_line = np.asarray(truth.centreline_s_mm)
+    x_col = int(round((line[0, 0] - aff[0, 3]) / aff[0, 0]))
+
+    def heights(name):
+        s0, s1 = truth.level(name).s_range_mm
+        z_hi, z_lo = line[0, 2] - (s0 - s_line[0]), line[0, 2] - (s1 - s_line[0])
+        h = _column_heights(lab, aff, z_lo, z_hi, x_col)
+        cols = np.flatnonzero(h > 0)
+        # anterior, middle and posterior thirds' mean heights (y decreases posteriorly along -j)
+        thirds = np.array_split(cols, 3)
+        return np.array([h[t].mean() for t in thirds])
+
+    expected = 0.5 * (heights("L3") + heights("L5"))
+    loss = 100.0 * (1.0 - heights("L4") / expected)
+    assert abs(loss.max() - truth.level("L4").height_loss_pct) < 8.0, (loss, truth.level("L4").height_loss_pct)
+
+
+def test_canal_is_one_tube_and_never_bone():
+    ph = _bilsky_phantom("2")
+    lab = ph.labels.array
+    canal = canal_mask(lab)
+    _, n = ndimage.label(canal)
+    assert n == 1
+    per_slice = canal.any(axis=(0, 1))
+    assert per_slice[1:-1].all()

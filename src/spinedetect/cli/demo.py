@@ -21,18 +21,18 @@ DEMO_CASES: tuple[tuple[str, int, PhantomConfig], ...] = (
         pathology=PathologyConfig(lesions=(LesionSpec(level="T12", site="body", type="lytic", bilsky="3",
                                                       radius_mm=9.0),
                                            LesionSpec(level="L4", site="body", type="blastic", radius_mm=6.0))),
-        imaging=ImagingConfig(modality="MR", contrast="T2", sagittal_spacing_mm=(0.9, 0.9, 4.0)))),
+        imaging=ImagingConfig(modality="MR", contrast="T2", sagittal_spacing_mm=(1.0, 1.0, 4.0)))),
     ("mr-t1-sagittal-watch", 12, PhantomConfig(
         anatomy=AnatomyConfig(first_level="T11", last_level="S1"),
         pathology=PathologyConfig(lesions=(LesionSpec(level="L2", site="body", type="lytic", genant=2,
                                                       radius_mm=10.0),
                                            LesionSpec(level="L4", site="right_posterior", type="mixed",
                                                       bilsky="1a", radius_mm=7.0))),
-        imaging=ImagingConfig(modality="MR", contrast="T1", sagittal_spacing_mm=(0.9, 0.9, 4.0)))),
+        imaging=ImagingConfig(modality="MR", contrast="T1", sagittal_spacing_mm=(1.0, 1.0, 4.0)))),
     ("mr-stir-sagittal-clean", 13, PhantomConfig(
         anatomy=AnatomyConfig(first_level="T10", last_level="S1"),
         pathology=PathologyConfig(p_clean=1.0),
-        imaging=ImagingConfig(modality="MR", contrast="STIR", sagittal_spacing_mm=(0.9, 0.9, 4.0)))),
+        imaging=ImagingConfig(modality="MR", contrast="STIR", sagittal_spacing_mm=(1.0, 1.0, 4.0)))),
     ("ct-axial", 14, PhantomConfig(
         anatomy=AnatomyConfig(first_level="L1", last_level="S1"),
         pathology=PathologyConfig(lesions=(LesionSpec(level="L3", site="left_posterior", type="lytic", bilsky="1b",

@@ -50,11 +50,13 @@ def write_dicom_series(volume: Volume, out_dir: str | Path, *, modality: str, se
                        patient_name: str, patient_id: str, seed: int, study_uid: str | None = None,
                        series_uid: str | None = None, frame_of_reference_uid: str | None = None,
                        series_number: int = 1, acquisition: str | None = None,
-                       contrast: str | None = None) -> list[Path]:
+                       contrast: str | None = None, uid_salt: str = "") -> list[Path]:
     """Write ``volume`` as ``out_dir/IM0001.dcm ...`` (one file per k slice); returns the paths in k order.
 
     ``modality`` "MR" (uint16 pixels, RescaleSlope/Intercept restore the float values) or "CT" (int16,
     RescaleIntercept -1024, Hounsfield units). Stale ``IM*.dcm`` files from an earlier write are removed.
+    UIDs derive from ``seed`` and ``uid_salt`` (e.g. a digest of the generating configuration, so two
+    different phantoms with the same seed never share a study or series UID).
     """
     modality = modality.upper()
     if modality not in ("MR", "CT"):
@@ -84,9 +86,9 @@ def write_dicom_series(volume: Volume, out_dir: str | Path, *, modality: str, se
         stored = np.clip(np.rint((arr - intercept) / slope), 0, 65535).astype(np.uint16)
         bits_signed = 0
 
-    study_uid = study_uid or derived_uid(seed, "study")
-    series_uid = series_uid or derived_uid(seed, "series", series_number, series_description)
-    for_uid = frame_of_reference_uid or derived_uid(seed, "frame-of-reference")
+    study_uid = study_uid or derived_uid(seed, "study", uid_salt)
+    series_uid = series_uid or derived_uid(seed, "series", uid_salt, series_number, series_description)
+    for_uid = frame_of_reference_uid or derived_uid(seed, "frame-of-reference", uid_salt)
     sop_class = CTImageStorage if modality == "CT" else MRImageStorage
     ni, nj, nk = arr.shape
     paths: list[Path] = []

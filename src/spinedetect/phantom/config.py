@@ -118,9 +118,10 @@ class ImagingConfig:
 
     modality: Literal["MR", "CT"] = "MR"
     contrast: Literal["any", "T1", "T2", "STIR", "random"] = "any"   # MR only; "any" draws one per seed
-    acquisition: Literal["auto", "sagittal", "axial"] = "auto"       # auto: MR sagittal, CT axial
+    acquisition: Literal["auto", "sagittal", "axial", "any"] = "auto"  # auto: MR sagittal, CT axial; any: per seed
     sagittal_spacing_mm: tuple[float, float, float] = (0.8, 0.8, 4.0)   # in-plane AP, in-plane SI, slice LR
     axial_spacing_mm: tuple[float, float, float] = (0.8, 0.8, 3.0)      # in-plane LR, in-plane AP, slice SI
+    spacing_jitter_pct: float = 0.0        # per-seed, per-axis random scale of the spacing, +- percent
     shape: tuple[int, int, int] | None = None    # voxels (i, j, k); None fits the field of view to the spine
     sagittal_lr_coverage_mm: float = 80.0
     axial_fov_mm: float = 180.0
@@ -145,10 +146,12 @@ class ImagingConfig:
         _check_range("bias_field_pct", 0, 80, self.bias_field_pct)
         _check_range("texture_pct", 0, 50, self.texture_pct)
         _check_range("blur_voxels", 0, 3, self.blur_voxels)
+        _check_range("spacing_jitter_pct", 0, 50, self.spacing_jitter_pct)
 
-    @property
-    def resolved_acquisition(self) -> str:
-        """``sagittal`` or ``axial`` (``auto``: sagittal for MR, axial for CT)."""
+    def resolved_acquisition(self, draw: float = 0.0) -> str:
+        """``sagittal`` or ``axial`` (``auto``: sagittal for MR, axial for CT; ``any``: axial if draw < 0.5)."""
+        if self.acquisition == "any":
+            return "axial" if draw < 0.5 else "sagittal"
         if self.acquisition != "auto":
             return self.acquisition
         return "sagittal" if self.modality == "MR" else "axial"

@@ -53,7 +53,8 @@ def generate_phantom(config: PhantomConfig | None = None, seed: int = 0,
     place_lesions(model, plans, path_rng)
 
     im = cfg.imaging
-    acquisition = im.resolved_acquisition
+    # draws only for the randomised settings, so fixed settings keep the same phantom per seed
+    acquisition = im.resolved_acquisition(float(img_rng.random()) if im.acquisition == "any" else 0.0)
     if im.modality == "CT":
         contrast = "CT"
     elif im.contrast == "any":
@@ -70,7 +71,7 @@ def generate_phantom(config: PhantomConfig | None = None, seed: int = 0,
     image = draw_image(tissue, affine, im.modality, contrast if contrast in MR_CONTRASTS else "T2", im, img_rng)
     spacing = tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
     truth = compute_truth(model, seed=int(seed), modality=im.modality, contrast=contrast, acquisition=acquisition,
-                          spacing_mm=spacing, alert_config=alert_config)
+                          spacing_mm=spacing, alert_config=alert_config, grid=(affine, shape))
     description = f"PHANTOM {contrast} {acquisition}"
     meta = {"series_description": description, "contrast": contrast, "acquisition": acquisition, "seed": int(seed)}
     image_vol = Volume(array=image, affine=affine, modality=im.modality, meta=meta)

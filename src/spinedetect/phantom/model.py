@@ -48,6 +48,7 @@ class Tissue(IntEnum):
     LESION_LYTIC = 15
     LESION_BLASTIC = 16
     TUMOUR = 17
+    RIB = 18
 
 
 #: Schema label of each tissue (index = tissue value).
@@ -190,6 +191,7 @@ class SpineModel:
     fov_s: tuple[float, float]
     lesions: list[Lesion] = field(default_factory=list)
     tumours: list[Tumour] = field(default_factory=list)
+    rib_centres: np.ndarray = field(default_factory=lambda: np.zeros(0))   # s of each thoracic rib (sorted)
 
     # ---------------------------------------------------------------- coordinates
     def sample_index(self, s: np.ndarray) -> np.ndarray:
@@ -366,8 +368,8 @@ class SpineModel:
         pil_r = br + 0.6 * th
         pil_lo = top - 0.3 * lv.disc_above
         pil_hi = end + (0.45 * lv.disc_below if lv.sacrum_end is None else 0.0)
-        pil = (np.minimum(_ellipse(a, r, bca - 0.35 * ba, pil_r, 5.0, 4.5),
-                          _ellipse(a, r, bca - 0.35 * ba, -pil_r, 5.0, 4.5)) <= 1.0) & (s >= pil_lo) & (s <= pil_hi)
+        ar = np.abs(r)  # left/right pairs are mirror images: one ellipse in |r|
+        pil = (_ellipse(a, ar, bca - 0.35 * ba, pil_r, 5.0, 4.5) <= 1.0) & (s >= pil_lo) & (s <= pil_hi)
         # spinous process: a plate in the midline, sloping caudally with distance from the lamina
         x = back - a
         mid = lv.s_center + 0.3 * h + lv.spinous_slope * x
@@ -384,9 +386,8 @@ class SpineModel:
         if lv.sacrum_end is not None:
             # sacral ala: lateral masses beside the S1 body down the fused block
             ca = self.body_center_a(lv)
-            ala = (np.minimum(_ellipse(a, r, ca - 0.3 * lv.body_ap, 0.5 * lv.body_lr + 14.0, 0.45 * lv.body_ap, 17.0),
-                              _ellipse(a, r, ca - 0.3 * lv.body_ap, -0.5 * lv.body_lr - 14.0, 0.45 * lv.body_ap,
-                                       17.0)) <= 1.0) & (s >= top + 2.0) & (s <= end - 2.0)
+            ala = (_ellipse(a, np.abs(r), ca - 0.3 * lv.body_ap, 0.5 * lv.body_lr + 14.0, 0.45 * lv.body_ap, 17.0)
+                   <= 1.0) & (s >= top + 2.0) & (s <= end - 2.0)
             out |= ala
         return out
 
@@ -431,24 +432,30 @@ class SpineModel:
         # abdomen / thorax anterior to the middle of the bodies; fat around the column and between muscles
         out[inner & (a > front + 0.45 * body_ap)] = Tissue.VISCERA
         lung_w = t["lung"][idx]
-        lung = (lung_w > 0) & (np.minimum(
-            _ellipse(a, r, front + 0.3 * body_ap, 0.5 * body_lr + 52.0, 80.0, 44.0),
-            _ellipse(a, r, front + 0.3 * body_ap, -0.5 * body_lr - 52.0, 80.0, 44.0)) <= lung_w)
+        ar = np.abs(r)  # left/right pairs are mirror images: one ellipse in |r|
+        lung_e = _ellipse(a, ar, front + 0.3 * body_ap + 15.0, 0.5 * body_lr + 50.0, 62.0, 45.0)
+        lung = (lung_w > 0) & (lung_e <= lung_w)
         out[inner & lung] = Tissue.LUNG
         # erector spinae / multifidus: from the subcutaneous fat to the transverse processes, beside the midline
         a_in = -skin + fat_t + 2.0
         pa = np.maximum(-0.5 * a_in, 8.0)
-        para = np.minimum(_ellipse(a, r, 0.5 * a_in, pa * 0.9 + 5.0, pa, pa * 0.95),
-                          _ellipse(a, r, 0.5 * a_in, -pa * 0.9 - 5.0, pa, pa * 0.95))
+        para = _ellipse(a, ar, 0.5 * a_in, pa * 0.9 + 5.0, pa, pa * 0.95)
         out[inner & (para <= 1.0)] = Tissue.MUSCLE
         ps = t["psoas"][idx]
-        psoas = (ps > 0) & (np.minimum(
-            _ellipse(a, r, front + 0.35 * body_ap, 0.5 * body_lr + 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3),
-            _ellipse(a, r, front + 0.35 * body_ap, -0.5 * body_lr - 10.0 * ps, 11.0 * ps + 1e-3, 12.0 * ps + 1e-3)) <= 1.0)
+        psoas = (ps > 0) & (_ellipse(a, ar, front + 0.35 * body_ap, 0.5 * body_lr + 10.0 * ps, 11.0 * ps + 1e-3,
+                                     12.0 * ps + 1e-3) <= 1.0)
         out[inner & psoas] = Tissue.MUSCLE
         aorta = _ellipse(a, r, body_front + 11.0, -10.0 - t["iliac"][idx], 9.5, 9.5) <= 1.0
         ivc = _ellipse(a, r, body_front + 13.0, 20.0 + t["iliac"][idx], 8.0, 11.0) <= 1.0
         out[inner & (aorta | ivc) & (t["vessels"][idx] > 0)] = Tissue.VESSEL
+        # ribs wrap around the lungs, from the costovertebral joints, descending anteriorly
+        shell = np.flatnonzero(inner & (lung_w > 0.3) & (lung_e > lung_w) & (lung_e <= 1.32 * lung_w)
+                               & (a < front + 0.3 * body_ap + 60.0))
+        if shell.size and self.rib_centres.size:
+            u = s[shell] - 0.3 * (a[shell] - front[shell])
+            k = np.clip(np.searchsorted(self.rib_centres, u), 1, len(self.rib_centres) - 1)
+            near_rib = np.minimum(np.abs(u - self.rib_centres[k - 1]), np.abs(u - self.rib_centres[k])) <= 4.0
+            out[shell[near_rib]] = Tissue.RIB
 
         # the spine region: evaluate bone/disc/canal only near the column (speed)
         back = t["bc_ca"][idx] - t["bc_a"][idx]
@@ -479,15 +486,14 @@ class SpineModel:
             sub[pe] = Tissue.PE_BONE
             own = lvl[m] == li
             # disc above this level (the top level gets the disc above it too) and below the last one
-            if lv.sacrum_end is None or li > 0:
-                above = own & (ss < lv.s_top + 2.0)
-                if above.any():
-                    upper = self.levels[li - 1] if li > 0 else None
-                    d, nuc = self._disc(upper, lv, ss[above], aa[above], rr[above])
-                    v = sub[above]
-                    v[d] = Tissue.DISC_ANNULUS
-                    v[nuc] = Tissue.DISC_NUCLEUS
-                    sub[above] = v
+            above = own & (ss < lv.s_top + 2.0)
+            if above.any():
+                upper = self.levels[li - 1] if li > 0 else None
+                d, nuc = self._disc(upper, lv, ss[above], aa[above], rr[above])
+                v = sub[above]
+                v[d] = Tissue.DISC_ANNULUS
+                v[nuc] = Tissue.DISC_NUCLEUS
+                sub[above] = v
             if li == n - 1 and lv.sacrum_end is None:
                 below = own & (ss > lv.s_bot - 2.0)
                 if below.any():
@@ -633,7 +639,7 @@ def _assemble(cfg: AnatomyConfig, rng: np.random.Generator, levels: list[Level],
     taper = np.ones(n) if sac_end is None else np.sqrt(np.clip((sac_end - s) / _SAC_TAPER_MM, 0.0, 1.0))
     t["sac_a"] = 0.5 * sac_ap * taper
     t["sac_r"] = 0.5 * sac_lr * taper
-    sac_min = np.where(taper > 0, 1.0, 0.0)
+    # the sacral canal below the end of the dural sac is narrower
     bone_scale = np.where(s > (sac_end if sac_end is not None else np.inf), 0.8, 1.0)
     t["bc_a"] = (0.5 * sac_ap + 0.5 * (_GAP_ANT + _GAP_POST)) * bone_scale
     t["bc_r"] = (0.5 * sac_lr + _GAP_LAT) * bone_scale
@@ -661,12 +667,19 @@ def _assemble(cfg: AnatomyConfig, rng: np.random.Generator, levels: list[Level],
     t["psoas"] = np.clip((lam - 16.0) / 4.0, 0.0, 1.0) * (lam <= 22.2)
     t["vessels"] = (lam <= 22.5).astype(np.float64)
     t["iliac"] = np.clip((lam - 20.0) * 12.0, 0.0, 30.0)
-    del sac_min
     fov = (levels[0].s_top - levels[0].disc_above - 8.0,
            (levels[-1].sacrum_end if levels[-1].sacrum_end is not None else levels[-1].s_bot + levels[-1].disc_below) + 12.0)
     # float32 tables: the voxel grid works in float32 (speed); the truth uses the same values
     t = {k: v.astype(np.float32) for k, v in t.items()}
+    ribs = [lv.s_top + 0.3 * (lv.s_bot - lv.s_top) for lv in levels if lv.name.startswith("T")]
+    if ribs:
+        # the ribs of thoracic levels just outside the range still cross the field of view
+        pitch = float(np.mean(np.diff(ribs))) if len(ribs) > 1 else 25.0
+        first_t = LEVEL_NAMES.index(levels[0].name) if levels[0].name.startswith("T") else None
+        extra_above = 2 if first_t is not None and first_t > LEVEL_NAMES.index("T1") else 0
+        ribs = [ribs[0] - pitch * (n + 1) for n in range(extra_above)][::-1] + ribs
     model = SpineModel(s=s, points=pts, tangent=tangent, anterior=ant, right=right, tables=t, levels=levels,
-                       conus_s=float(conus) if np.isfinite(conus) else None, sac_end_s=sac_end, fov_s=fov)
+                       conus_s=float(conus) if np.isfinite(conus) else None, sac_end_s=sac_end, fov_s=fov,
+                       rib_centres=np.asarray(sorted(ribs), dtype=np.float64))
     log.debug("spine %s-%s: %d samples, conus %s", levels[0].name, levels[-1].name, n, model.conus_s)
     return model

@@ -22,24 +22,24 @@ _MR: dict[str, dict[Tissue, float]] = {
     "T2": {_T.AIR: 0.0, _T.FAT: 0.75, _T.MUSCLE: 0.2, _T.VISCERA: 0.38, _T.VESSEL: 0.05, _T.LUNG: 0.03,
            _T.EPIDURAL_FAT: 0.7, _T.LIGAMENT: 0.08, _T.BODY_CORTEX: 0.06, _T.BODY_MARROW: 0.45, _T.PE_BONE: 0.3,
            _T.DISC_ANNULUS: 0.15, _T.DISC_NUCLEUS: 0.75, _T.CSF: 1.0, _T.CORD: 0.38, _T.LESION_LYTIC: 0.72,
-           _T.LESION_BLASTIC: 0.08, _T.TUMOUR: 0.55},
+           _T.LESION_BLASTIC: 0.08, _T.TUMOUR: 0.55, _T.RIB: 0.25},
     "T1": {_T.AIR: 0.0, _T.FAT: 1.0, _T.MUSCLE: 0.35, _T.VISCERA: 0.4, _T.VESSEL: 0.1, _T.LUNG: 0.03,
            _T.EPIDURAL_FAT: 0.95, _T.LIGAMENT: 0.08, _T.BODY_CORTEX: 0.06, _T.BODY_MARROW: 0.72, _T.PE_BONE: 0.5,
            _T.DISC_ANNULUS: 0.3, _T.DISC_NUCLEUS: 0.38, _T.CSF: 0.15, _T.CORD: 0.48, _T.LESION_LYTIC: 0.22,
-           _T.LESION_BLASTIC: 0.06, _T.TUMOUR: 0.32},
+           _T.LESION_BLASTIC: 0.06, _T.TUMOUR: 0.32, _T.RIB: 0.45},
     "STIR": {_T.AIR: 0.0, _T.FAT: 0.06, _T.MUSCLE: 0.18, _T.VISCERA: 0.3, _T.VESSEL: 0.05, _T.LUNG: 0.03,
              _T.EPIDURAL_FAT: 0.07, _T.LIGAMENT: 0.05, _T.BODY_CORTEX: 0.04, _T.BODY_MARROW: 0.14, _T.PE_BONE: 0.1,
              _T.DISC_ANNULUS: 0.12, _T.DISC_NUCLEUS: 0.7, _T.CSF: 1.0, _T.CORD: 0.4, _T.LESION_LYTIC: 0.85,
-             _T.LESION_BLASTIC: 0.3, _T.TUMOUR: 0.7},
+             _T.LESION_BLASTIC: 0.3, _T.TUMOUR: 0.7, _T.RIB: 0.1},
 }
 _CT: dict[Tissue, float] = {
     _T.AIR: -1000.0, _T.FAT: -100.0, _T.MUSCLE: 50.0, _T.VISCERA: 35.0, _T.VESSEL: 45.0, _T.LUNG: -850.0,
     _T.EPIDURAL_FAT: -90.0, _T.LIGAMENT: 80.0, _T.BODY_CORTEX: 1100.0, _T.BODY_MARROW: 230.0, _T.PE_BONE: 500.0,
     _T.DISC_ANNULUS: 100.0, _T.DISC_NUCLEUS: 75.0, _T.CSF: 8.0, _T.CORD: 35.0, _T.LESION_LYTIC: 45.0,
-    _T.LESION_BLASTIC: 950.0, _T.TUMOUR: 50.0,
+    _T.LESION_BLASTIC: 950.0, _T.TUMOUR: 50.0, _T.RIB: 450.0,
 }
 # Within-tissue texture strength (x texture_pct): trabecular bone and viscera are the most textured.
-_TEXTURE = {_T.BODY_MARROW: 2.5, _T.PE_BONE: 2.0, _T.VISCERA: 3.0, _T.LESION_LYTIC: 1.5, _T.LESION_BLASTIC: 1.5,
+_TEXTURE = {_T.BODY_MARROW: 2.5, _T.PE_BONE: 2.0, _T.RIB: 1.5, _T.VISCERA: 3.0, _T.LESION_LYTIC: 1.5, _T.LESION_BLASTIC: 1.5,
             _T.TUMOUR: 1.5, _T.MUSCLE: 1.0, _T.FAT: 0.8, _T.LUNG: 1.0}
 
 # Base directions (RAS) of the array axes i, j, k before the oblique rotation (DICOM conventions:
@@ -75,6 +75,8 @@ def grid_affine(model: SpineModel, cfg: ImagingConfig, acquisition: str,
                 rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int, int]]:
     """Affine (voxel -> RAS mm) and shape of the image grid covering the spine's field of view."""
     spacing = np.asarray(cfg.sagittal_spacing_mm if acquisition == "sagittal" else cfg.axial_spacing_mm)
+    if cfg.spacing_jitter_pct > 0:
+        spacing = spacing * (1.0 + rng.uniform(-1, 1, size=3) * cfg.spacing_jitter_pct / 100.0)
     angle = np.deg2rad(rng.uniform(0.0, cfg.max_oblique_deg))
     rot = _rotation(rng.normal(size=3), angle)
     dirs = rot @ _BASE[acquisition]

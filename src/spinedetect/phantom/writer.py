@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from spinedetect.atomic import atomic_write_bytes
+from spinedetect.config import config_to_dict
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 from spinedetect.phantom.generator import Phantom
@@ -52,10 +54,11 @@ def write_phantom(ph: Phantom, out_dir: str | Path, formats: Sequence[str] = ("n
         from spinedetect.io.dicom_writer import write_dicom_series
 
         t = ph.truth
+        salt = hashlib.sha256(json.dumps(config_to_dict(ph.config), sort_keys=True).encode()).hexdigest()[:16]
         write_dicom_series(ph.image, out / "dicom", modality=t.modality,
                            series_description=str(ph.image.meta.get("series_description", "PHANTOM")),
                            patient_name=f"PHANTOM^{ph.seed}", patient_id=f"SPD-{ph.seed}", seed=ph.seed,
-                           acquisition=t.acquisition, contrast=t.contrast)
+                           acquisition=t.acquisition, contrast=t.contrast, uid_salt=salt)
         paths["dicom"] = out / "dicom"
     text = json.dumps(ph.truth.to_dict(), indent=1, sort_keys=False) + "\n"
     paths["truth"] = atomic_write_bytes(out / "truth.json", text.encode("utf-8"))

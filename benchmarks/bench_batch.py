@@ -1,0 +1,115 @@
+"""End-to-end batch inference on CPU: per 320x320x20 sagittal MR study, a 256x256x128 CT, and a batch.
+
+Phantom DICOM studies go through ``run_batch`` exactly as ``spinedetect infer`` runs them (series
+discovery, loading, model, native grid, measurement, alert, labels/report/SEG/SR/overlays). The bare
+model time (``Predictor.predict`` on the already loaded volume) is measured in the same run, so the
+ratio shows what everything around the model costs. Uses the shipped default model when present, else a
+freshly initialised default network (the JSON says which). Prints one JSON line.
+Usage: python benchmarks/bench_batch.py [--repeats 3] [--batch 20] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def _write_study(root: Path, ph, n: int) -> Path:
+    """Write the phantom's DICOM series as study ``n`` (fresh UIDs so copies are distinct studies)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from spinedetect.phantom import write_phantom
+
+    tmp = root / f".ph{n}"
+    paths = write_phantom(ph, tmp, formats=("dicom",))
+    dst = root / f"study{n:03d}"
+    dst.mkdir(parents=True)
+    study, series = generate_uid(entropy_srcs=[str(n), "st"]), generate_uid(entropy_srcs=[str(n), "se"])
+    for k, f in enumerate(sorted(paths["dicom"].glob("*.dcm"))):
+        ds = pydicom.dcmread(f)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = generate_uid(entropy_srcs=[str(n), str(k)])
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.save_as(dst / f"{k:04d}.dcm")
+    shutil.rmtree(tmp)
+    return dst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=20, help="studies in the throughput batch (0: skip)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+
+    from spinedetect.batch import run_batch
+    from spinedetect.io import discover_series, load_series
+    from spinedetect.model import Predictor, build_network, default_checkpoint
+    from spinedetect.phantom import PhantomConfig, generate_phantom
+    from spinedetect.phantom.config import ImagingConfig
+    from spinedetect.training.config import TrainConfig
+
+    torch.set_num_threads(args.threads)
+    ckpt = default_checkpoint()
+    if ckpt is not None:
+        predictor = Predictor.from_checkpoint(ckpt, device="cpu")
+        weights = "default model"
+    else:
+        torch.manual_seed(0)
+        predictor = Predictor(build_network(TrainConfig().network), TrainConfig(), torch.device("cpu"))
+        weights = "freshly initialised default architecture (no default model installed)"
+    mr_cfg = PhantomConfig(imaging=ImagingConfig(modality="MR", sagittal_spacing_mm=(0.6, 0.6, 4.0),
+                                                 shape=(320, 320, 20)))
+    ct_cfg = PhantomConfig(imaging=ImagingConfig(modality="CT", axial_spacing_mm=(0.8, 0.8, 2.0),
+                                                 shape=(256, 256, 128)))
+    result: dict = {"benchmark": "batch_inference_cpu", "weights": weights, "threads": args.threads}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for name, cfg, seed in (("mr_320x320x20", mr_cfg, 1), ("ct_256x256x128", ct_cfg, 2)):
+            study = _write_study(tmp / name / "in", generate_phantom(cfg, seed=seed), 0)
+            series = discover_series(study).series[0]
+            volume = load_series(series)
+            predictor.predict(volume)  # warm-up: first-call costs (allocator, highdicom tables) out of the timing
+            run_batch(study, tmp / name / "warm", predictor)
+            model_s, total_s = [], []
+            for r in range(args.repeats if name.startswith("mr") else 1):
+                t0 = time.perf_counter()
+                predictor.predict(volume)
+                model_s.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                out = run_batch(study, tmp / name / f"out{r}", predictor)
+                total_s.append(time.perf_counter() - t0)
+                assert out.exit_code == 0, out.failed
+            result[f"{name}_end_to_end_seconds_median"] = round(statistics.median(total_s), 2)
+            result[f"{name}_model_seconds_median"] = round(statistics.median(model_s), 2)
+            result[f"{name}_ratio_to_model"] = round(statistics.median(total_s) / statistics.median(model_s), 2)
+        if args.batch > 0:
+            inp = tmp / "batch" / "in"
+            phantoms = [generate_phantom(replace(mr_cfg), seed=100 + k) for k in range(min(4, args.batch))]
+            for n in range(args.batch):
+                _write_study(inp, phantoms[n % len(phantoms)], n)
+            for workers in (0, 2):
+                t0 = time.perf_counter()
+                out = run_batch(inp, tmp / "batch" / f"out-w{workers}", predictor, workers=workers)
+                seconds = time.perf_counter() - t0
+                result[f"batch{args.batch}_workers{workers}_seconds"] = round(seconds, 1)
+                result[f"batch{args.batch}_workers{workers}_studies_per_minute"] = round(60 * args.batch / seconds, 2)
+                assert out.exit_code == 0, out.failed
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
