@@ -85,6 +85,14 @@ def reslice(volume: Volume, plane: Plane, pixel_mm: float, *, order: int, cval: 
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    # DejaVu Sans ships with matplotlib (a dependency) and has the glyphs figures need (mm², %, °);
+    # Pillow's built-in font lacks superscripts.
+    try:
+        import matplotlib
+
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+    except (ImportError, OSError):
+        pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType sizes
