@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("spinedetect.cli.evaluate", "score predictions against truth: Dice, HD95, detection, alert"),
     "demo": ("spinedetect.cli.demo", "generate a small phantom set with preview pictures (the main job for now)"),
     "phantom": ("spinedetect.cli.phantom", "generate spine phantoms with exact truth (NIfTI/DICOM)"),
+    "train": ("spinedetect.cli.train", "train a segmentation model from a YAML config"),
 }
 
 

@@ -1,0 +1,94 @@
+"""Preprocessing shared by training and inference: RAS orientation, model spacing, intensity per modality.
+
+Training and the predictor call the same :func:`to_model_grid`, so a model sees at inference exactly the
+grid and intensity scale it was trained on. :func:`resample_to_grid` takes model-grid outputs back to
+any native grid through the two affines (world RAS mm), never through array axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from spinedetect.io.volume import Volume
+
+__all__ = ["PreprocessConfig", "normalise_intensity", "to_model_grid", "resample_to_grid"]
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Model grid and intensity scaling.
+
+    ``spacing_mm``: voxel size (mm) along R, A, S after reorientation to ``orientation``.
+    MR (and unknown modality) intensities map the ``mr_percentiles`` (%) of the volume to 0..1; CT maps
+    the ``ct_window`` (HU) to 0..1; both are clipped to that range.
+    """
+
+    spacing_mm: tuple[float, float, float] = (1.5, 1.5, 1.5)
+    orientation: str = "RAS"
+    mr_percentiles: tuple[float, float] = (0.5, 99.5)
+    ct_window: tuple[float, float] = (-1000.0, 1500.0)
+
+    def __post_init__(self) -> None:
+        if any(s <= 0 for s in self.spacing_mm):
+            raise ValueError(f"spacing_mm must be positive, got {self.spacing_mm}")
+        if not self.mr_percentiles[0] < self.mr_percentiles[1] or not self.ct_window[0] < self.ct_window[1]:
+            raise ValueError("mr_percentiles and ct_window must be increasing pairs")
+        if len(self.orientation) != 3:
+            raise ValueError(f"orientation must be three axis codes, got {self.orientation!r}")
+
+
+def normalise_intensity(array: np.ndarray, modality: str | None, cfg: PreprocessConfig) -> np.ndarray:
+    """Intensities scaled to 0..1 (float32): CT by a fixed HU window, MR/unknown by percentiles."""
+    data = np.asarray(array, dtype=np.float32)
+    if (modality or "").upper() == "CT":
+        lo, hi = cfg.ct_window
+    else:
+        lo, hi = (float(v) for v in np.percentile(data, cfg.mr_percentiles))
+    if hi <= lo:  # a constant image: nothing to scale
+        return np.zeros_like(data)
+    return np.clip((data - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def to_model_grid(image: Volume, labels: np.ndarray | None, cfg: PreprocessConfig
+                  ) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
+    """Image (and labels, on the image grid) resampled to the model grid.
+
+    Returns the image (1, X, Y, Z) float32, labels (1, X, Y, Z) uint8 or None (nearest neighbour), and the
+    model grid's 4x4 RAS affine.
+    """
+    from monai.data import MetaTensor
+    from monai.transforms import Orientation, Spacing
+
+    orient = Orientation(axcodes=cfg.orientation, labels=(("L", "R"), ("P", "A"), ("I", "S")))  # RAS+ world
+    img = MetaTensor(torch.from_numpy(normalise_intensity(image.array, image.modality, cfg))[None],
+                     affine=torch.as_tensor(image.affine, dtype=torch.float64))
+    img = Spacing(pixdim=cfg.spacing_mm, mode="bilinear")(orient(img))
+    affine = np.asarray(img.affine, dtype=np.float64)
+    out_labels = None
+    if labels is not None:
+        if tuple(labels.shape) != image.shape:
+            raise ValueError(f"labels shape {labels.shape} differs from image shape {image.shape}")
+        lab = MetaTensor(torch.from_numpy(np.asarray(labels, dtype=np.float32))[None],
+                         affine=torch.as_tensor(image.affine, dtype=torch.float64))
+        lab = Spacing(pixdim=cfg.spacing_mm, mode="nearest")(orient(lab))
+        out_labels = lab.as_tensor().round().to(torch.uint8)
+    return img.as_tensor().float().contiguous(), out_labels, affine
+
+
+def resample_to_grid(data: np.ndarray, src_affine: np.ndarray, dst_shape: tuple[int, int, int],
+                     dst_affine: np.ndarray, *, order: int = 1) -> np.ndarray:
+    """Resample channels ``data`` (C, X, Y, Z) on ``src_affine`` onto the grid (dst_shape, dst_affine).
+
+    Both affines map voxel indices to RAS world mm; voxels of the destination that fall outside the
+    source get 0. ``order`` 1 = trilinear (probabilities), 0 = nearest (labels).
+    """
+    to_src = np.linalg.inv(np.asarray(src_affine, dtype=np.float64)) @ np.asarray(dst_affine, dtype=np.float64)
+    out = np.empty((data.shape[0], *dst_shape), dtype=np.float32 if order else data.dtype)
+    for c in range(data.shape[0]):
+        out[c] = ndimage.affine_transform(np.asarray(data[c]), to_src[:3, :3], offset=to_src[:3, 3],
+                                          output_shape=tuple(dst_shape), order=order, mode="constant", cval=0.0)
+    return out

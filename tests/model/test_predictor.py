@@ -1,0 +1,97 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from spinedetect.errors import InputError
+from spinedetect.labels import NUM_CLASSES, Label
+from spinedetect.model import Predictor, build_network, save_checkpoint
+from spinedetect.model.network import NetworkConfig, NetworkName
+from spinedetect.preprocess import PreprocessConfig
+from spinedetect.training.config import AugmentConfig, TrainConfig
+from spinedetect.config import config_to_dict
+
+from ..preprocess.test_transforms import _oblique_volume
+
+torch.set_num_threads(1)
+CFG = TrainConfig(network=NetworkConfig(channels=(4, 8, 16), strides=(2, 2), num_res_units=0),
+                  augment=AugmentConfig(patch_size=(16, 16, 16)),
+                  preprocess=PreprocessConfig(spacing_mm=(2.0, 2.0, 2.0)))
+
+
+class Threshold(nn.Module):
+    """Labels bright voxels (normalised intensity > 0.5) as vertebral body: a model whose answer we know."""
+
+    def forward(self, x):
+        logits = torch.zeros((x.shape[0], NUM_CLASSES, *x.shape[2:]))
+        logits[:, int(Label.VERTEBRAL_BODY)] = (x[:, 0] - 0.5) * 20
+        return logits
+
+
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_predict_returns_native_grid(tta):
+    vol = _oblique_volume()
+    pred = Predictor(Threshold(), CFG, torch.device("cpu"), tta=tta).predict(vol)
+    assert pred.shape == vol.shape and np.array_equal(pred.affine, vol.affine) and pred.array.dtype == np.uint8
+    truth = vol.array > 50
+    got = pred.array == Label.VERTEBRAL_BODY
+    dice = 2 * (truth & got).sum() / (truth.sum() + got.sum())
+    assert dice > 0.9, dice
+
+
+def _checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = build_network(CFG.network)
+    path = tmp_path / "m.pt"
+    digest = save_checkpoint(path, {"model": model.state_dict(), "config": config_to_dict(CFG), "step": 7})
+    return path, digest
+
+
+def test_from_checkpoint_predicts_and_records_provenance(tmp_path):
+    path, digest = _checkpoint(tmp_path)
+    pred = Predictor.from_checkpoint(path, device="cpu")
+    out = pred.predict(_oblique_volume())
+    assert out.shape == (30, 24, 12) and int(out.array.max()) < NUM_CLASSES
+    prov = pred.provenance()
+    assert prov["model_sha256"] == digest and prov["step"] == 7 and prov["config"]["network"]["channels"] == [4, 8, 16]
+    assert "torch" in prov["versions"]
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    path, _ = _checkpoint(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="corrupt or was altered"):
+        Predictor.from_checkpoint(path, device="cpu")
+    path.with_name("m.pt.sha256").unlink()
+    path.write_bytes(bytes(data[: len(data) // 3]))
+    with pytest.raises(InputError, match="cannot be read"):
+        Predictor.from_checkpoint(path, device="cpu")
+    with pytest.raises(InputError, match="does not exist"):
+        Predictor.from_checkpoint(tmp_path / "missing.pt", device="cpu")
+
+
+@pytest.mark.parametrize("name", list(NetworkName))
+def test_every_configured_network_builds_and_runs(name):
+    net = build_network(dataclasses.replace(CFG.network, name=name))
+    assert net(torch.zeros(1, 1, 16, 16, 16)).shape == (1, NUM_CLASSES, 16, 16, 16)
+
+
+def test_exported_weights_drop_optimiser_state_and_still_load(tmp_path):
+    from spinedetect.model.checkpoint import export_weights, load_checkpoint
+
+    path, _ = _checkpoint(tmp_path)
+    payload = load_checkpoint(path)
+    payload["optimizer"] = {"state": {}, "param_groups": []}
+    for key in ("format", "versions", "state_sha256"):
+        payload.pop(key)
+    save_checkpoint(path, payload)
+    digest = export_weights(path, tmp_path / "w.pt")
+    out = load_checkpoint(tmp_path / "w.pt")
+    assert "optimizer" not in out and out["step"] == 7 and out["exported_from"]["path"] == "m.pt"
+    assert Predictor.from_checkpoint(tmp_path / "w.pt", device="cpu").model_sha256 == digest

@@ -1,0 +1,28 @@
+import math
+
+import torch
+from torch import nn
+
+from spinedetect.labels import NUM_CLASSES, Label
+from spinedetect.model import Predictor
+from spinedetect.training.config import SourceConfig, SourceKind
+from spinedetect.training.evaluation import evaluate_sources, summarise
+
+from .conftest import tiny_config
+
+
+class Bright(nn.Module):
+    def forward(self, x):
+        logits = torch.zeros((x.shape[0], NUM_CLASSES, *x.shape[2:]))
+        logits[:, int(Label.VERTEBRAL_BODY)] = (x[:, 0] - 0.5) * 20
+        return logits
+
+
+def test_evaluation_scores_what_the_data_set_labels(tiny_root):
+    predictor = Predictor(Bright(), tiny_config(tiny_root), torch.device("cpu"))
+    rows = evaluate_sources(predictor, (SourceConfig(kind=SourceKind.REAL_MRI_VB, root=str(tiny_root)),))
+    assert {r["structure"] for r in rows} == {"vertebral body+osseous lesion"}
+    assert len(rows) == 3 and all(r["dice"] > 0.9 for r in rows)
+    summary = summarise(rows + [{"source": "real-mri-vb", "case": "x", "structure": "vertebral body+osseous lesion",
+                                 "dice": math.nan}])
+    assert summary["real-mri-vb/vertebral body+osseous lesion"]["n"] == 3
