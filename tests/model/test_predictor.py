@@ -6,13 +6,14 @@ import torch
 from torch import nn
 
 from spinedetect.errors import InputError
-from spinedetect.io.volume import Volume
 from spinedetect.labels import NUM_CLASSES, Label
 from spinedetect.model import Predictor, build_network, save_checkpoint
 from spinedetect.model.network import NetworkConfig, NetworkName
-from spinedetect.preprocess import PreprocessConfig, resample_to_grid, to_model_grid
+from spinedetect.preprocess import PreprocessConfig
 from spinedetect.training.config import AugmentConfig, TrainConfig
 from spinedetect.config import config_to_dict
+
+from ..preprocess.test_transforms import _oblique_volume
 
 torch.set_num_threads(1)
 CFG = TrainConfig(network=NetworkConfig(channels=(4, 8, 16), strides=(2, 2), num_res_units=0),
@@ -29,13 +30,6 @@ class Threshold(nn.Module):
         return logits
 
 
-def _oblique_volume():
-    # LPS-like, permuted axes with anisotropic voxels: nothing like the model's RAS grid
-    shape = (30, 24, 12)
-    affine = np.array([[0.0, -1.2, 0.0, 40.0], [0.0, 0.0, -3.0, 30.0], [1.1, 0.0, 0.0, -20.0], [0, 0, 0, 1]])
-    array = np.zeros(shape, np.float32)
-    array[8:22, 6:18, 3:9] = 100.0
-    return Volume(array, affine, modality="MR")
 
 
 @pytest.mark.parametrize("tta", [False, True])
@@ -47,14 +41,6 @@ def test_predict_returns_native_grid(tta):
     got = pred.array == Label.VERTEBRAL_BODY
     dice = 2 * (truth & got).sum() / (truth.sum() + got.sum())
     assert dice > 0.9, dice
-
-
-def test_resample_to_grid_round_trip_is_exact_for_labels():
-    vol = _oblique_volume()
-    labels = (vol.array > 50).astype(np.uint8)
-    _, on_grid, affine = to_model_grid(vol, labels, PreprocessConfig(spacing_mm=(0.5, 0.5, 0.5)))
-    back = resample_to_grid(on_grid.numpy(), affine, vol.shape, vol.affine, order=0)[0]
-    assert (back == labels).mean() > 0.99
 
 
 def _checkpoint(tmp_path):

@@ -3,6 +3,7 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -40,3 +41,24 @@ def test_two_cpu_ranks_end_with_identical_weights(tiny_root, tmp_path):
     torch.manual_seed(3)
     init = build_network(tiny_config(tiny_root).network).state_dict()
     assert not all(torch.equal(a[k], init[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_torchrun_cli_two_cpu_processes(tiny_root, tmp_path):
+    import subprocess
+
+    import yaml
+
+    from spinedetect.config import config_to_dict
+    from spinedetect.model.checkpoint import load_checkpoint
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(config_to_dict(tiny_config(tiny_root, steps=2, validate_every=0))))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+           "-m", "spinedetect", "train", "--config", str(cfg), "--out", str(tmp_path / "run"), "--device", "cpu",
+           "--no-progress"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained to step 2" in done.stdout
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 2

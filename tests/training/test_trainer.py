@@ -1,7 +1,6 @@
 import csv
 import json
 
-import pytest
 import torch
 
 from spinedetect.model.checkpoint import load_checkpoint

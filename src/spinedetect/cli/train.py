@@ -34,6 +34,9 @@ def _run(args: argparse.Namespace) -> int:
     from spinedetect.training.config import TrainConfig
     from spinedetect.training.trainer import StepInfo, train
 
+    from spinedetect.model.runtime import resolve_device
+
+    resolve_device(args.device)  # a bad --device fails here, before any data is read
     config = load_config(TrainConfig, args.config)
     if args.steps is not None:
         config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, steps=args.steps))

@@ -134,20 +134,25 @@ def sample_seed(seed: int, index: int) -> np.random.Generator:
 
 
 def _augmentations(cfg: AugmentConfig) -> Any:
-    from monai.transforms import (Compose, Rand3DElasticd, RandAdjustContrastd, RandCropByLabelClassesd,
-                                  RandFlipd, RandGaussianNoised, RandRotated, RandScaleIntensityd,
-                                  RandShiftIntensityd)
+    from monai.transforms import (Compose, Identityd, OneOf, Rand3DElasticd, RandAdjustContrastd,
+                                  RandCropByLabelClassesd, RandFlipd, RandGaussianNoised, RandRotated,
+                                  RandScaleIntensityd, RandShiftIntensityd)
 
     keys = ["image", "label"]
     r = cfg.rotate_range_rad
+    # Rand3DElasticd draws a displacement field and resamples even when its own prob says "skip": gate it
+    # with OneOf so that skipped patches cost nothing and are not blurred by an identity resampling.
+    elastic = Rand3DElasticd(keys=keys, sigma_range=(5.0, 8.0), magnitude_range=(40.0, 120.0), prob=1.0,
+                             mode=("bilinear", "nearest"), padding_mode="zeros")
+    p = cfg.elastic_prob
+    gated = [] if p <= 0 else [elastic] if p >= 1 else [OneOf([elastic, Identityd(keys=keys)], weights=[p, 1 - p])]
     return Compose([
         RandCropByLabelClassesd(keys=keys, label_key="label", spatial_size=cfg.patch_size, num_classes=NUM_CLASSES,
                                 indices_key="indices", warn=False),
         *(RandFlipd(keys=keys, prob=cfg.flip_prob, spatial_axis=a) for a in cfg.flip_axes),
         RandRotated(keys=keys, range_x=r, range_y=r, range_z=r, prob=cfg.rotate_prob, mode=("bilinear", "nearest"),
                     padding_mode="zeros"),
-        Rand3DElasticd(keys=keys, sigma_range=(5.0, 8.0), magnitude_range=(40.0, 120.0), prob=cfg.elastic_prob,
-                       mode=("bilinear", "nearest"), padding_mode="zeros"),
+        *gated,
         RandScaleIntensityd(keys="image", factors=0.2, prob=cfg.intensity_prob),
         RandShiftIntensityd(keys="image", offsets=0.1, prob=cfg.intensity_prob),
         RandAdjustContrastd(keys="image", gamma=(0.7, 1.5), prob=cfg.intensity_prob),

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -128,6 +128,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
         _write_json(out / "config.json", config_to_dict(config))
         _write_json(out / "split.json", record)
     metrics_csv = out / "metrics.csv" if rank == 0 else None
+    board = _tensorboard(out) if rank == 0 else None
     last_ckpt: Path | None = None
     began = time.monotonic()
     step = start
@@ -150,6 +151,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
         if not math.isfinite(loss_value):
             raise ConfigError(f"Training diverged at step {step} (loss {loss_value})",
                               hint="Lower optim.lr or use precision fp32")
+        if board is not None:
+            board.add_scalar("train/loss", loss_value, step)
         if on_step is not None and rank == 0:
             on_step(StepInfo(step, config.optim.steps, loss_value, batch * world / max(now - t_prev, 1e-9)))
         t_prev = now
@@ -160,7 +163,11 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
             out_of_time = bool(flag.item() > 0)
         done = step == config.optim.steps or out_of_time
         if rank == 0 and val_cases and (step % config.validate_every == 0 or done):
-            _append_metrics(metrics_csv, step, loss_value, validate(model, val_cases, config, dev, precision))
+            rows = validate(model, val_cases, config, dev, precision)
+            _append_metrics(metrics_csv, step, loss_value, rows)
+            if board is not None:
+                for key, value in _mean_dice(rows).items():
+                    board.add_scalar(f"validation/{key}", value, step)
             net.train()
         if rank == 0 and (step % config.checkpoint_every == 0 or done):
             last_ckpt = out / "checkpoints" / f"step_{step:07d}.pt"
@@ -169,6 +176,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
         if out_of_time:
             log.warning("stopping at step %d: max_minutes=%s reached", step, config.max_minutes)
             break
+    if board is not None:
+        board.close()
     if distributed:
         torch.distributed.barrier()
     return TrainResult(model=model, step=step, checkpoint=last_ckpt, metrics_csv=metrics_csv)
@@ -200,11 +209,26 @@ def _append_metrics(path: Path | None, step: int, loss: float, rows: list[dict])
         for r in rows:
             writer.writerow([step, f"{loss:.6f}", r["source"], r["case"], r["group"],
                              "" if math.isnan(r["dice"]) else f"{r['dice']:.4f}"])
+    log.info("validation at step %d: %s", step, {k: round(v, 3) for k, v in _mean_dice(rows).items()})
+
+
+def _mean_dice(rows: list[dict]) -> dict[str, float]:
+    """Mean Dice per source/group over the cases where the group is present."""
     means: dict[str, list[float]] = {}
     for r in rows:
         if not math.isnan(r["dice"]):
             means.setdefault(f"{r['source']}/{r['group']}", []).append(r["dice"])
-    log.info("validation at step %d: %s", step, {k: round(float(np.mean(v)), 3) for k, v in means.items()})
+    return {k: float(np.mean(v)) for k, v in means.items()}
+
+
+def _tensorboard(out: Path) -> Any:
+    """A TensorBoard writer under out/tensorboard where the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.info("tensorboard is not installed: metrics go to metrics.csv only")
+        return None
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
 
 
 def _save(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer, schedule: object, scaler: object,
