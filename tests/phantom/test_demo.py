@@ -15,15 +15,18 @@ def test_demo_help_and_bad_out(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_demo_writes_the_mixed_set(tmp_path, capsys):
+def test_demo_runs_phantoms_through_inference_to_a_review_page(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    assert main(["demo", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     alerts = {}
     for name, _, _ in DEMO_CASES:
-        case = out / name
+        case = out / "phantoms" / name
         assert (case / "sagittal.png").is_file() and (case / "axial_worst.png").is_file()
-        assert (case / "image.nii.gz").is_file() and any((case / "dicom").glob("*.dcm"))
+        assert (case / "image.nii.gz").is_file() and any((out / "studies" / name).glob("*.dcm"))
         alerts[name] = json.loads((case / "truth.json").read_text())["alert"]["level"]
         assert name in text
     assert set(alerts.values()) == {"urgent", "watch", "none"}
+    manifest = json.loads((out / "results" / "manifest.json").read_text())
+    assert manifest["counts"]["ok"] == len(DEMO_CASES)
+    assert f"review page (open in a browser): {(out / 'results' / 'index.html').resolve()}" in text

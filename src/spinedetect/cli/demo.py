@@ -1,8 +1,16 @@
-"""``spinedetect demo``: the main job on built-in defaults (for now: a small phantom set with previews)."""
+"""``spinedetect demo``: the main job on built-in defaults.
+
+Makes a small mixed set of phantom studies (MR urgent / watch / clean, CT axial) as DICOM with their
+truth and preview pictures, runs batch inference with the shipped model over the DICOM studies exactly
+as ``spinedetect infer`` does, and says where the review page and the alerts are, next to the alert each
+phantom should have raised.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -46,11 +54,32 @@ DEMO_CASES: tuple[tuple[str, int, PhantomConfig], ...] = (
 def get_parser() -> CommandParser:
     parser = CommandParser(prog="spinedetect demo",
                            description="Generate a small mixed phantom set (MR urgent / watch / clean, CT axial) "
-                                       "as NIfTI + DICOM with preview pictures, and print each expected alert.")
+                                       "as DICOM studies with truth and previews, run the shipped model over them "
+                                       "(spinedetect infer) and print where the review page and the alerts are.")
     parser.add_argument("--out", type=Path, default=Path("spinedetect-demo"),
                         help="output folder (default: ./spinedetect-demo)")
+    parser.add_argument("--model", default=None, help="model checkpoint (default: the shipped default model)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    parser.add_argument("--phantoms-only", action="store_true", help="only make the phantom studies, no inference")
     add_common_options(parser)
     return parser
+
+
+def _make_phantoms(out: Path, show_progress: bool) -> list[tuple[str, dict]]:
+    """Phantoms under out/phantoms/<name>/ (NIfTI, truth, previews), their DICOM under out/studies/<name>/."""
+    made = []
+    for name, seed, cfg in progress(DEMO_CASES, enabled=show_progress, desc="demo phantoms",
+                                    total=len(DEMO_CASES), unit="phantom"):
+        ph = generate_phantom(cfg, seed)
+        case = out / "phantoms" / name
+        written = write_phantom(ph, case, ("nifti", "dicom"))
+        study = out / "studies" / name
+        shutil.rmtree(study, ignore_errors=True)
+        study.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(written["dicom"], study)
+        write_previews(ph, case, prefix=f"{name}  ")
+        made.append((name, ph.truth.alert))
+    return made
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -59,22 +88,35 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"Output path {out} is a file", expected="a folder (created if missing)",
                          found="an existing file", hint="Choose another --out")
     start = time.monotonic()
-    lines = []
-    for name, seed, cfg in progress(DEMO_CASES, enabled=not args.no_progress, desc="demo phantoms",
-                                    total=len(DEMO_CASES), unit="phantom"):
-        ph = generate_phantom(cfg, seed)
-        case = out / name
-        write_phantom(ph, case, ("nifti", "dicom"))
-        pngs = write_previews(ph, case, prefix=f"{name}  ")
-        alert = ph.truth.alert
-        reason = alert["reasons"][0] if alert["reasons"] else "no finding"
-        lines.append(f"{name}: expected alert {alert['level'].upper()}  ({reason})")
-        lines.extend(f"    preview {p}" for p in pngs)
-    print(f"spinedetect demo: {len(DEMO_CASES)} phantoms (NIfTI + DICOM + truth.json) in {out.resolve()} "
-          f"({time.monotonic() - start:.0f} s)")
-    for line in lines:
-        print(line)
-    return 0
+    made = _make_phantoms(out, not args.no_progress)
+    print(f"spinedetect demo: {len(made)} phantom studies in {(out / 'studies').resolve()} "
+          f"(truth and previews in {(out / 'phantoms').resolve()}, {time.monotonic() - start:.0f} s)")
+    if args.phantoms_only:
+        for name, alert in made:
+            print(f"  {name}: expected alert {alert['level'].upper()}")
+        return 0
+    from spinedetect.batch import run_batch
+    from spinedetect.io import discover_series
+    from spinedetect.model import Predictor
+
+    predictor = Predictor.from_checkpoint(args.model, device=args.device)
+    start = time.monotonic()
+    result = run_batch(out / "studies", out / "results", predictor,
+                       on_study=None if args.no_progress else
+                       (lambda r: print(f"  inferred {r.key}: {r.alert or r.status}", flush=True)))
+    by_key = {r.key: r for r in result.studies}
+    print(f"inference with {predictor.source} ({time.monotonic() - start:.0f} s):")
+    for name, expected in made:
+        key = discover_series(out / "studies" / name).studies[0].key
+        r = by_key.get(key)
+        found = (r.alert or r.status).upper() if r is not None else "MISSING"
+        reason = r.reasons[0] if r is not None and r.reasons else (r.error if r is not None and r.error else "")
+        print(f"  {name} ({key}): spinedetect says {found}, the phantom truth says {expected['level'].upper()}"
+              + (f"  [{reason}]" if reason else ""))
+    results = (out / "results").resolve()
+    print(f"review page (open in a browser): {results / 'index.html'}")
+    print(f"alerts per study: {results / 'summary.csv'}  (reasons in {results}/<study>/report.json)")
+    return result.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

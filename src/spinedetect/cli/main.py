@@ -13,7 +13,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("spinedetect.cli.convert", "convert a DICOM series, NIfTI or MHA to NIfTI with its true affine"),
     "evaluate": ("spinedetect.cli.evaluate", "score predictions against truth: Dice, HD95, detection, alert"),
-    "demo": ("spinedetect.cli.demo", "generate a small phantom set with preview pictures (the main job for now)"),
+    "demo": ("spinedetect.cli.demo", "the main job on built-in defaults: phantom DICOM studies through inference to a review page"),
     "phantom": ("spinedetect.cli.phantom", "generate spine phantoms with exact truth (NIfTI/DICOM)"),
     "infer": ("spinedetect.cli.infer", "batch inference over DICOM studies: labels, report, SEG/SR, review page"),
     "measure": ("spinedetect.cli.measure", "canal compromise, Bilsky, Genant, SINS and the alert from a label map"),
