@@ -11,13 +11,13 @@ __all__ = ["COMMANDS", "main"]
 
 #: subcommand name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "convert": ("spinedetect.cli.convert", "convert a DICOM series, NIfTI or MHA to NIfTI with its true affine"),
-    "evaluate": ("spinedetect.cli.evaluate", "score predictions against truth: Dice, HD95, detection, alert"),
     "demo": ("spinedetect.cli.demo", "the main job on built-in defaults: phantom DICOM studies through inference to a review page"),
     "phantom": ("spinedetect.cli.phantom", "generate spine phantoms with exact truth (NIfTI/DICOM)"),
+    "convert": ("spinedetect.cli.convert", "convert a DICOM series, NIfTI or MHA to NIfTI with its true affine"),
+    "train": ("spinedetect.cli.train", "train a segmentation model from a YAML config"),
     "infer": ("spinedetect.cli.infer", "batch inference over DICOM studies: labels, report, SEG/SR, review page"),
     "measure": ("spinedetect.cli.measure", "canal compromise, Bilsky, Genant, SINS and the alert from a label map"),
-    "train": ("spinedetect.cli.train", "train a segmentation model from a YAML config"),
+    "evaluate": ("spinedetect.cli.evaluate", "score predictions against truth: Dice, HD95, detection, alert"),
 }
 
 
