@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from spinedetect.batch.runner import BatchConfig, StudyResult, run_batch
 from spinedetect.cli.common import CommandParser, add_common_options, run_command
@@ -36,22 +36,16 @@ def get_parser() -> CommandParser:
     return parser
 
 
-def _distributed(device: str) -> tuple[int, int, str, object]:
+def _distributed(device: str) -> tuple[int, int, str, Callable[[], None] | None]:
     """(rank, world size, device, barrier) under torchrun; (0, 1, device, None) otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    from spinedetect.model.runtime import init_distributed
+
+    rank, world, dev = init_distributed(device)
     if world <= 1:
-        return 0, 1, device, None
-    import torch
+        return 0, 1, str(dev), None
     import torch.distributed as dist
 
-    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    if use_cuda:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = f"cuda:{local}"
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    return dist.get_rank(), dist.get_world_size(), device, dist.barrier
+    return rank, world, str(dev), dist.barrier
 
 
 def _run(args: argparse.Namespace) -> int:

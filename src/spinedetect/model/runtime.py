@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import ContextManager
 
 import torch
 
 from spinedetect.errors import InputError
 
-__all__ = ["resolve_device", "cpu_has_native_bf16", "resolve_precision", "autocast"]
+__all__ = ["resolve_device", "cpu_has_native_bf16", "resolve_precision", "autocast", "init_distributed"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -45,3 +46,23 @@ def autocast(device: torch.device, precision: str) -> ContextManager:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def init_distributed(device: str | torch.device = "auto") -> tuple[int, int, torch.device]:
+    """(rank, world size, device) of this process; under torchrun also joins the process group.
+
+    With ``WORLD_SIZE`` > 1 each rank takes the GPU of its ``LOCAL_RANK`` when the device resolves to
+    CUDA (NCCL), else gloo on the CPU. Without torchrun: (0, 1, the resolved device).
+    """
+    dev = resolve_device(device)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, dev
+    import torch.distributed as dist
+
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), dev

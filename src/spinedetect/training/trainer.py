@@ -26,7 +26,7 @@ from spinedetect.errors import ConfigError
 from spinedetect.model.checkpoint import load_checkpoint, save_checkpoint
 from spinedetect.model.network import build_network
 from spinedetect.model.predictor import sliding_window_probs
-from spinedetect.model.runtime import autocast, resolve_device, resolve_precision
+from spinedetect.model.runtime import autocast, init_distributed, resolve_precision
 from spinedetect.training.config import TrainConfig
 from spinedetect.training.losses import PartialLabelDiceCELoss
 from spinedetect.training.metrics import group_dice
@@ -62,11 +62,6 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, step, rank, 7]).generate_state(1)[0])
 
 
-def _dist_info() -> tuple[int, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-
-
 def _poly(total: int, power: float) -> Callable[[int], float]:
     return lambda step: max(0.0, 1.0 - step / max(total, 1)) ** power
 
@@ -77,17 +72,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
 
     ``resume`` continues from a checkpoint of the same config (its step, weights, optimiser, schedule).
     """
-    world, rank, local_rank = _dist_info()
-    dev = resolve_device(device)
+    rank, world, dev = init_distributed(device)
     distributed = world > 1
-    if distributed:
-        import torch.distributed as dist
-
-        if dev.type == "cuda":
-            dev = torch.device("cuda", local_rank)
-            torch.cuda.set_device(dev)
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     precision = resolve_precision(config.precision, dev)
     out = Path(out_dir)
     if rank == 0:
