@@ -293,18 +293,23 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
         except Exception as exc:  # recorded per study: one bad study never stops the batch
             return _failed(inp, output, exc, started)
 
+    def infer(inp: StudyInput, started: float, loaded: Volume | BaseException) -> Volume | None:
+        """The model's labels, or None after recording why the study failed."""
+        if isinstance(loaded, BaseException):
+            on_done(_failed(inp, output, loaded, started))
+            return None
+        try:
+            return model.predict(loaded)
+        except Exception as exc:  # recorded per study: one bad study never stops the batch
+            on_done(_failed(inp, output, exc, started))
+            return None
+
     if workers <= 0:
         for inp in todo:
             started, loaded = safe_load(inp)
-            if isinstance(loaded, BaseException):
-                on_done(_failed(inp, output, loaded, started))
-                continue
-            try:
-                labels = model.predict(loaded)
-            except Exception as exc:  # recorded per study
-                on_done(_failed(inp, output, exc, started))
-                continue
-            on_done(safe_finish(inp, loaded, labels, started))
+            labels = infer(inp, started, loaded)
+            if labels is not None:
+                on_done(safe_finish(inp, loaded, labels, started))
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spinedetect-io") as pool:
         pending_loads: deque[tuple[StudyInput, Future]] = deque()
@@ -323,13 +328,8 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
             inp, fut = pending_loads.popleft()
             top_up()
             started, loaded = fut.result()
-            if isinstance(loaded, BaseException):
-                on_done(_failed(inp, output, loaded, started))
-                continue
-            try:
-                labels = model.predict(loaded)
-            except Exception as exc:  # recorded per study
-                on_done(_failed(inp, output, exc, started))
+            labels = infer(inp, started, loaded)
+            if labels is None:
                 continue
             f = pool.submit(safe_finish, inp, loaded, labels, started)
             f.add_done_callback(lambda done: on_done(done.result()))
