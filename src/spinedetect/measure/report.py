@@ -62,7 +62,7 @@ class MeasureConfig:
     narrowed_pct: float = 20.0                 # a section this much below the local median area is abnormal
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
-    bilsky_cord_compressed_pct: float = 8.0    # grade 2: cord area this far below its references
+    bilsky_cord_intrusion_pct: float = 7.0     # grade 2: tumour fills this much of where the cord should be
     bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
     bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
     conus_taper_mm: float = 22.0               # the cord above its tip is tapering: never a cord reference
@@ -193,21 +193,44 @@ def _plateau_centre(values: np.ndarray, idx: np.ndarray, best: int, tol: float) 
     return int(idx[(lo + hi) // 2])
 
 
-def _section_grades(sec: CrossSections, cord_comp: list[CompromiseResult | None], cfg: MeasureConfig
-                    ) -> np.ndarray:
+def _cord_intrusion(sec: CrossSections, abnormal: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
+    """Fraction of the expected cord that epidural tumour occupies, per section (0 where not assessed).
+
+    The expected cord is the cord mask of the nearest normal cross-section on each side of the abnormal
+    run (same in-plane pixel grid, frames continuous along the centreline); the smaller of the two
+    fractions is kept so a slightly shifted reference does not invent a compression.
+    """
+    n = len(sec.s_mm)
+    out = np.zeros(n)
+    if sec.cord_planes is None or sec.tumour_planes is None:
+        return out
+    ref_ok = sec.valid & ~abnormal & (np.nan_to_num(sec.cord_area_mm2) > 0)
+    for i in np.flatnonzero(sec.tumour_touches_cord):
+        fracs = []
+        for side in (-1, 1):
+            j = i
+            while 0 <= j < n and not ref_ok[j]:
+                j += side
+            if 0 <= j < n and abs(sec.s_mm[j] - sec.s_mm[i]) <= cfg.gap_mm + cfg.length_mm:
+                exp = sec.cord_planes[j]
+                fracs.append(np.count_nonzero(exp & sec.tumour_planes[i]) / max(np.count_nonzero(exp), 1))
+        out[i] = min(fracs) if fracs else 0.0
+    return out
+
+
+def _section_grades(sec: CrossSections, intrusion: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
     """Bilsky ordinal (0..5 as in BilskyGrade; -1 = no epidural tumour) of every cross-section.
 
-    3: cord present and no CSF left in the section; 2: tumour touches a cord that is compressed (area
-    below its references by ``bilsky_cord_compressed_pct``); 1c: tumour touches the cord; 1b: tumour
-    touches the thecal sac; 1a: tumour in the epidural space, sac not reached.
+    3: cord present and no CSF left in the section; 2: tumour touches the cord and occupies at least
+    ``bilsky_cord_intrusion_pct`` of where the cord should be (the cord is compressed/deformed); 1c:
+    tumour touches the cord; 1b: tumour touches the thecal sac; 1a: the sac is not reached.
     """
     n = len(sec.s_mm)
     out = np.full(n, -1, dtype=np.int64)
     tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
     cord = np.nan_to_num(sec.cord_area_mm2) > 0
     no_csf = cord & (np.nan_to_num(sec.csf_area_mm2) <= cfg.bilsky_no_csf_area_mm2)
-    squeezed = np.array([r is not None and r.pct is not None and r.pct >= cfg.bilsky_cord_compressed_pct
-                         for r in cord_comp])
+    squeezed = intrusion * 100.0 >= cfg.bilsky_cord_intrusion_pct
     for i in np.flatnonzero(tumour):
         if no_csf[i]:
             g = BilskyGrade.G3
@@ -279,7 +302,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     s = sec.s_mm
 
     # vertebrae, names, heights
-    bc = bone_coordinates(labels, affine, cl.extended(80.0))
+    cl_ext = cl.extended(80.0)
+    bc = bone_coordinates(labels, affine, cl_ext)
     verts = split_vertebrae(labels, bc, cl, min_disc_gap_mm=cfg.min_disc_gap_mm,
                             min_body_fraction=cfg.min_body_fraction)
     conus = _conus(sec, cfg)
@@ -288,7 +312,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     for v in verts:
         if v.name is None:
             v.name = f"V{v.index + 1}"
-        v.heights_mm = body_heights(v, bc, cl, affine)
+        v.heights_mm = body_heights(v, bc, cl_ext, affine)
     losses: dict[int, tuple[float | None, str | None]] = {}
     for v in verts:
         if v.is_sacrum:
@@ -321,7 +345,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     comp = {"canal": _compromise_profile(sec.canal_area_mm2, s, abnormal, cfg),
             "canal_ap": _compromise_profile(sec.canal_ap_mm, s, abnormal, cfg),
             "cord": _compromise_profile(cord_profile, s, abnormal, cfg)}
-    grades = _section_grades(sec, comp["cord"], cfg)
+    grades = _section_grades(sec, _cord_intrusion(sec, abnormal, cfg), cfg)
 
     # lesions
     lesions = find_lesions(labels, bc, verts, affine, min_volume_mm3=cfg.min_lesion_volume_mm3, image=image,
@@ -377,7 +401,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         entry["bilsky_basis"] = grade_why
         loss, loss_why = losses[v.index]
         entry["heights_mm"] = ({k: _r(float(v.heights_mm[np.argmin(np.abs(HEIGHT_BINS - b))]))
-                                for k, b in (("anterior", 0.8), ("middle", 0.0), ("posterior", -0.8))}
+                                for k, b in (("anterior", 0.6), ("middle", 0.0), ("posterior", -0.6))}
                                if v.heights_mm is not None else None)
         entry["height_loss_pct"] = _r(loss)
         genant = genant_from_height_loss(loss) if loss is not None else None
@@ -462,8 +486,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         "abnormal_sections": "touched by epidural tumour, in a collapsed vertebra (height loss >= "
                              f"{cfg.collapse_abnormal_pct} %), or {cfg.narrowed_pct} % below the local median",
         "bilsky": "per cross-section with epidural tumour: 3 cord and no CSF (<= "
-                  f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches a cord compressed >= "
-                  f"{cfg.bilsky_cord_compressed_pct} %; 1c tumour touches the cord; 1b tumour touches the thecal "
+                  f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches the cord and fills >= "
+                  f"{cfg.bilsky_cord_intrusion_pct} % of the cord outline of the nearest normal sections; 1c tumour touches the cord; 1b tumour touches the thecal "
                   f"sac; 1a sac not reached. Level grade: highest reached on >= {cfg.bilsky_min_sections} sections",
         "genant": "largest of anterior/middle/posterior height loss vs the median of up to two complete "
                   "neighbours on each side (mean heights in AP bins over the central half of the body; the "

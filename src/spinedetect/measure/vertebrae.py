@@ -149,83 +149,112 @@ def _disc_centres(labels: np.ndarray, bc: BoneCoordinates, min_gap_mm: float) ->
 
 def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centreline, *,
                     min_disc_gap_mm: float = 8.0, min_body_fraction: float = 0.25) -> list[Vertebra]:
-    """Vertebra instances ordered from superior to inferior (extent = mid-disc to mid-disc, in s mm)."""
+    """Vertebra instances ordered from superior to inferior.
+
+    Bodies are the face-connected pieces of body ∪ in-body lesion voxels; a piece that spans a disc
+    centre (bodies fused by thick slices or a collapse) is cut there. A vertebra's extent along the
+    canal runs from the mid-disc above to the mid-disc below (the midpoint between bodies where no disc
+    separates them; the end of the canal at the ends). Posterior elements join the extent holding them.
+    """
     wall = _body_wall(bc)
     in_body = (bc.label == Label.VERTEBRAL_BODY) | ((bc.label == Label.OSSEOUS_LESION) & (bc.a >= wall))
     in_post = (bc.label == Label.POSTERIOR_ELEMENTS) | ((bc.label == Label.OSSEOUS_LESION) & (bc.a < wall))
     if not in_body.any():
         return []
-    discs = _disc_centres(labels, bc, min_disc_gap_mm)
-    if discs:
-        bounds = [-np.inf, *discs, np.inf]
-    else:
-        mask = np.zeros(labels.shape, dtype=bool)
-        mask[tuple(bc.ijk[in_body].T)] = True
-        comp, n = ndimage.label(mask)
-        cid = comp[tuple(bc.ijk[in_body].T)]
-        sizes = np.bincount(cid, minlength=n + 1)
-        spans = sorted((float(bc.s[in_body][cid == c].min()), float(bc.s[in_body][cid == c].max()))
-                       for c in range(1, n + 1) if sizes[c] >= 0.2 * sizes[1:].max())
-        bounds = [-np.inf] + [0.5 * (spans[k][1] + spans[k + 1][0]) for k in range(len(spans) - 1)] + [np.inf]
+    discs = np.array(_disc_centres(labels, bc, min_disc_gap_mm))
     body_idx = np.flatnonzero(in_body)
+    ijk = bc.ijk[body_idx]
+    lo = ijk.min(0)
+    box = np.zeros(tuple(ijk.max(0) - lo + 1), dtype=bool)
+    box[tuple((ijk - lo).T)] = True
+    comp, n = ndimage.label(box)
+    cid = comp[tuple((ijk - lo).T)]
+    pieces: list[np.ndarray] = []
+    for c in range(1, n + 1):
+        members = body_idx[cid == c]
+        sv = bc.s[members]
+        cuts = [d for d in discs if sv.min() + 5.0 < d < sv.max() - 5.0]
+        edges = [-np.inf, *cuts, np.inf]
+        for k in range(len(edges) - 1):
+            part = members[(sv >= edges[k]) & (sv < edges[k + 1])]
+            if len(part):
+                pieces.append(part)
+    sizes = np.array([len(p) for p in pieces])
+    ref = float(np.median(sizes[sizes >= 0.2 * sizes.max()]))
+    pieces = [p for p in pieces if len(p) >= max(10, min_body_fraction * ref)]
+    pieces.sort(key=lambda p: float(np.median(bc.s[p])))
+    centres = [float(np.median(bc.s[p])) for p in pieces]
+    bounds = [-np.inf]
+    for k in range(len(pieces) - 1):
+        between = [d for d in discs if centres[k] < d < centres[k + 1]]
+        if between:
+            bounds.append(float(between[0]))
+        else:
+            bounds.append(0.5 * (float(bc.s[pieces[k]].max()) + float(bc.s[pieces[k + 1]].min())))
+    bounds.append(np.inf)
     post_idx = np.flatnonzero(in_post)
-    pieces = []
-    for k in range(len(bounds) - 1):
-        lo, hi = bounds[k], bounds[k + 1]
-        b = body_idx[(bc.s[body_idx] >= lo) & (bc.s[body_idx] < hi)]
-        pieces.append((lo, hi, b))
-    counts = np.array([len(p[2]) for p in pieces])
-    interior = counts[1:-1] if len(counts) > 2 else counts
-    ref = float(np.median(interior[interior > 0])) if (interior > 0).any() else float(counts.max())
     shape = np.array(labels.shape)
     s_lo, s_hi = float(centreline.s_mm[0]), float(centreline.s_mm[-1])
     out: list[Vertebra] = []
-    for lo, hi, b in pieces:
-        if len(b) < max(10, min_body_fraction * ref):
-            continue
-        p = post_idx[(bc.s[post_idx] >= lo) & (bc.s[post_idx] < hi)]
+    for k, b in enumerate(pieces):
+        lo_s, hi_s = bounds[k], bounds[k + 1]
+        p = post_idx[(bc.s[post_idx] >= lo_s) & (bc.s[post_idx] < hi_s)]
         vox = bc.ijk[b]
         partial = bool(np.any(vox == 0) or np.any(vox == shape - 1))
-        s_from = lo if np.isfinite(lo) else max(s_lo, float(bc.s[b].min()))
-        s_to = hi if np.isfinite(hi) else min(s_hi, float(bc.s[b].max()))
-        disc_below = bool(np.isfinite(hi)) if discs else None
-        out.append(Vertebra(len(out), float(s_from), float(s_to), b, p, partial, disc_below))
+        s_from = lo_s if np.isfinite(lo_s) else max(s_lo, float(bc.s[b].min()))
+        s_to = hi_s if np.isfinite(hi_s) else min(s_hi, float(bc.s[b].max()))
+        disc_below = bool(np.any(discs > centres[k]) and (k == len(pieces) - 1 or
+                                                          np.any((discs > centres[k]) & (discs < centres[k + 1]))))
+        out.append(Vertebra(k, float(s_from), float(s_to), b, p, partial, disc_below if len(discs) else None))
     return out
 
 
 #: Relative AP positions (-1 posterior wall, +1 anterior wall) of the height bins.
-HEIGHT_BINS: np.ndarray = np.round(np.arange(-0.8, 0.81, 0.2), 2)
+HEIGHT_BINS: np.ndarray = np.round(np.arange(-0.6, 0.61, 0.2), 2)
 
 
 def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affine: np.ndarray
                  ) -> np.ndarray | None:
-    """Mean body height (mm, along the canal tangent) in AP bins centred on :data:`HEIGHT_BINS`.
+    """Mean body height (mm of canal arc length) in AP bins centred on :data:`HEIGHT_BINS`.
 
-    Each bin is 0.2 of the half depth wide and spans the central half of the body's width; its mean
-    height is its voxel volume over its footprint, which is not quantised to the voxel size on an
-    oblique grid. None when the body is too small to measure.
+    The body is cut into voxel slices along the grid axis closest to the lateral direction; in each slice
+    whose centre lies in the central half of the body's width, a bin's mean height is the slice's area
+    inside the bin (projected onto the sagittal plane) over the bin's width. Bins are 0.2 of the half
+    depth wide in the canal's own curved coordinate ``a``, so tilted and curved bodies are measured along
+    the canal; slices are averaged. None when the body is too small.
     """
     if len(v.body) < 50:
         return None
-    xyz = bc.xyz[v.body]
-    c = xyz.mean(0)
-    j = int(np.argmin(np.linalg.norm(centreline.points_mm - c, axis=1)))
-    ant, lat = centreline.anterior[j], centreline.lateral[j]
-    a, l = (xyz - c) @ ant, (xyz - c) @ lat
-    l_lo, l_hi = np.percentile(l, [0.5, 99.5])
+    a, l = bc.a[v.body], bc.l[v.body]
+    cols = affine[:3, :3]
+    spacing = np.linalg.norm(cols, axis=0)
+    j = min(int(np.median(bc.nearest[v.body])), len(centreline) - 1)
+    lat = centreline.lateral[j]
+    lat_ax = int(np.argmax(np.abs(cols.T @ lat) / spacing))
+    i_ax, j_ax = (ax for ax in range(3) if ax != lat_ax)
+    pixel_mm2 = float(abs(np.cross(cols[:, i_ax], cols[:, j_ax]) @ lat))
+    idx = bc.ijk[v.body][:, lat_ax]
+    uniq, g = np.unique(idx, return_inverse=True)
+    l_slice = np.bincount(g, weights=l) / np.bincount(g)
+    l_lo, l_hi = np.percentile(l, [1, 99])
     half_lr, l_c = 0.5 * (l_hi - l_lo), 0.5 * (l_hi + l_lo)
-    band = np.abs(l - l_c) <= 0.25 * half_lr
-    if band.sum() < 30:
+    central = np.flatnonzero(np.abs(l_slice - l_c) <= 0.25 * half_lr)
+    if len(central) == 0:
         return None
-    a_lo, a_hi = np.percentile(a[band], [0.5, 99.5])
+    sel = np.isin(g, central)
+    a_lo, a_hi = np.percentile(a[sel], [1, 99])
     half_ap, a_c = 0.5 * (a_hi - a_lo), 0.5 * (a_hi + a_lo)
-    if half_ap <= 0 or half_lr <= 0:
+    if half_ap <= 0:
         return None
-    ua = (a[band] - a_c) / half_ap
-    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
-    footprint = (0.2 * half_ap) * (0.5 * half_lr)
-    counts = np.array([np.count_nonzero(np.abs(ua - b) <= 0.1) for b in HEIGHT_BINS], dtype=np.float64)
-    return counts * voxel_mm3 / footprint
+    ua = (a[sel] - a_c) / half_ap
+    gs = g[sel]
+    out = np.full(len(HEIGHT_BINS), np.nan)
+    for k, b in enumerate(HEIGHT_BINS):
+        inbin = np.abs(ua - b) <= 0.1
+        per_slice = np.bincount(gs[inbin], minlength=len(uniq))[central]
+        if per_slice.any():
+            out[k] = float(per_slice[per_slice > 0].mean() * pixel_mm2 / (0.2 * half_ap))
+    return out
 
 
 def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[str, float]]:
@@ -237,8 +266,8 @@ def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = 1.0 - heights / expected
-    front = HEIGHT_BINS >= 0.39
-    back = HEIGHT_BINS <= -0.39
+    front = HEIGHT_BINS >= 0.19
+    back = HEIGHT_BINS <= -0.19
 
     def wall(sel: np.ndarray, at: float) -> float:
         x, y = HEIGHT_BINS[sel], loss[sel]
