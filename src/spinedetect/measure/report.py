@@ -33,6 +33,7 @@ from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
     Vertebra,
     body_heights,
+    expected_heights,
     height_loss,
     bone_coordinates,
     find_lesions,
@@ -59,6 +60,7 @@ class MeasureConfig:
     gap_mm: float = 10.0                       # compromise references: start this far from the lesion ...
     length_mm: float = 20.0                    # ... and are this long (Spinal Cord Toolbox)
     min_tumour_area_mm2: float = 1.0           # a section with less epidural tumour counts as free of it
+    profile_smooth_mm: float = 5.0             # running mean of the area/diameter profiles along the canal
     narrowed_pct: float = 20.0                 # a section this much below the local median area is abnormal
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
@@ -169,6 +171,20 @@ def _rolling_median(values: np.ndarray, s: np.ndarray, window: float) -> np.ndar
     return out
 
 
+def _smooth_profile(values: np.ndarray, window: int) -> np.ndarray:
+    """Running mean over ``window`` sections of the finite values; NaN stays NaN (not measurable)."""
+    if window <= 1:
+        return values.copy()
+    ok = np.isfinite(values)
+    kernel = np.ones(window)
+    num = np.convolve(np.where(ok, values, 0.0), kernel, mode="same")
+    den = np.convolve(ok.astype(np.float64), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[~ok] = np.nan
+    return out
+
+
 def _compromise_profile(profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig
                         ) -> list[CompromiseResult | None]:
     return [compromise_at(profile, s, i, abnormal, gap_mm=cfg.gap_mm, length_mm=cfg.length_mm)
@@ -266,16 +282,6 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
-def _expected_height(k: int, verts: list[Vertebra]) -> np.ndarray | None:
-    """Expected body heights of vertebra ``k`` per height bin: median of up to two complete neighbours
-    on each side (the sacrum and partial bodies excluded)."""
-    usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum]
-    neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
-    if not neigh:
-        return None
-    return np.median(np.stack([v.heights_mm for v in neigh]), axis=0)  # type: ignore[misc]
-
-
 def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray | None = None,
                    config: MeasureConfig = MeasureConfig(), alert_config: AlertConfig = AlertConfig(),
                    level_hint: str | None = None) -> MeasurementReport:
@@ -322,7 +328,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         elif v.heights_mm is None:
             losses[v.index] = (None, "too few body voxels to measure heights")
         else:
-            exp = _expected_height(v.index, verts)
+            exp = expected_heights(v.index, verts)
             if exp is None:
                 losses[v.index] = (None, "no complete neighbouring vertebra to compare heights with")
             else:
@@ -336,14 +342,19 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         loss = losses[v.index][0]
         if loss is not None and loss >= cfg.collapse_abnormal_pct:
             abnormal |= (s >= v.s_from) & (s < v.s_to)
-    local = _rolling_median(sec.canal_area_mm2, s, cfg.narrowed_window_mm)
+    # voxel sampling makes each section's area scatter by a few percent: the profiles used for minima
+    # and compromise are running means over profile_smooth_mm, shorter than any clinical narrowing
+    win = max(1, int(round(cfg.profile_smooth_mm / cfg.step_mm)) | 1)
+    canal_area = _smooth_profile(sec.canal_area_mm2, win)
+    canal_ap = _smooth_profile(sec.canal_ap_mm, win)
+    local = _rolling_median(canal_area, s, cfg.narrowed_window_mm)
     with np.errstate(invalid="ignore"):
-        abnormal |= sec.canal_area_mm2 < (1 - cfg.narrowed_pct / 100.0) * local
-    cord_profile = np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan)
+        abnormal |= canal_area < (1 - cfg.narrowed_pct / 100.0) * local
+    cord_profile = _smooth_profile(np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan), win)
     if conus is not None:  # the tapering conus is not a compressed cord, nor a reference for one
         cord_profile[s > conus - cfg.conus_taper_mm] = np.nan
-    comp = {"canal": _compromise_profile(sec.canal_area_mm2, s, abnormal, cfg),
-            "canal_ap": _compromise_profile(sec.canal_ap_mm, s, abnormal, cfg),
+    comp = {"canal": _compromise_profile(canal_area, s, abnormal, cfg),
+            "canal_ap": _compromise_profile(canal_ap, s, abnormal, cfg),
             "cord": _compromise_profile(cord_profile, s, abnormal, cfg)}
     grades = _section_grades(sec, _cord_intrusion(sec, abnormal, cfg), cfg)
 
@@ -367,9 +378,9 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         if len(idx) == 0:
             why["canal"] = "no measurable cross-section of the canal at this level"
         else:
-            i_min = int(idx[np.nanargmin(sec.canal_area_mm2[idx])])
-            i_min = _plateau_centre(sec.canal_area_mm2, idx, i_min, 0.01 * sec.canal_area_mm2[i_min] + 0.5)
-            i_ap = int(idx[np.nanargmin(sec.canal_ap_mm[idx])])
+            i_min = int(idx[np.nanargmin(canal_area[idx])])
+            i_min = _plateau_centre(canal_area, idx, i_min, 0.01 * canal_area[i_min] + 0.5)
+            i_ap = int(idx[np.nanargmin(canal_ap[idx])])
             cidx = idx[np.isfinite(cord_profile[idx])]
             if len(cidx):
                 i_cord = int(cidx[np.nanargmin(cord_profile[cidx])])
@@ -379,10 +390,10 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         c_area = comp["canal"][i_min] if i_min is not None else None
         c_ap = comp["canal_ap"][i_ap] if i_ap is not None else None
         c_cord = comp["cord"][i_cord] if i_cord is not None else None
-        entry["canal_area_mm2"] = _r(sec.canal_area_mm2[i_min]) if i_min is not None else None
-        entry["canal_ap_mm"] = _r(sec.canal_ap_mm[i_ap]) if i_ap is not None else None
+        entry["canal_area_mm2"] = _r(canal_area[i_min]) if i_min is not None else None
+        entry["canal_ap_mm"] = _r(canal_ap[i_ap]) if i_ap is not None else None
         entry["canal_transverse_mm"] = _r(sec.canal_transverse_mm[i_min]) if i_min is not None else None
-        entry["cord_area_mm2"] = _r(sec.cord_area_mm2[i_cord]) if i_cord is not None else None
+        entry["cord_area_mm2"] = _r(cord_profile[i_cord]) if i_cord is not None else None
         entry["canal_compromise_pct"] = _r(c_area.pct) if c_area is not None else None
         entry["canal_compromise_ap_pct"] = _r(c_ap.pct) if c_ap is not None else None
         entry["cord_compression_pct"] = _r(c_cord.pct) if c_cord is not None else None
@@ -464,7 +475,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         owner = next((v.name for v in verts if v.s_from <= s[w] < v.s_to), None)
         worst = {"level": owner, "canal_compromise_pct": _r(pcts[w]), "s_mm": _r(s[w]),
                  "position_mm": [_r(x, 2) for x in sec.centre_mm[w]],
-                 "canal_area_mm2": _r(sec.canal_area_mm2[w]),
+                 "canal_area_mm2": _r(canal_area[w]),
                  "canal_compromise_ap_pct": _r(_pct(comp["canal_ap"], w)),
                  "cord_compression_pct": _r(_pct(comp["cord"], w)), "reason": None}
     else:
@@ -478,8 +489,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         "canal": "thecal sac = CSF ∪ cord; centreline through CSF ∪ cord ∪ epidural tumour",
         "cross_sections": f"planes perpendicular to the centreline every {cfg.step_mm} mm, nearest-neighbour "
                           f"sampling on {cfg.pixel_mm} mm pixels",
-        "canal_compromise_pct": "(1 - m_i / mean(m_above, m_below)) x 100, m = canal area at the level's smallest "
-                                f"cross-section; references = normal canal {cfg.length_mm} mm long starting "
+        "canal_compromise_pct": "(1 - m_i / mean(m_above, m_below)) x 100, m = canal area (running mean over "
+                                f"{cfg.profile_smooth_mm} mm) at the level's smallest cross-section; references = normal canal {cfg.length_mm} mm long starting "
                                 f"{cfg.gap_mm} mm beyond the abnormal run (Spinal Cord Toolbox)",
         "canal_compromise_ap_pct": "same formula on the canal's AP length through its lateral centre",
         "cord_compression_pct": "same formula on the spinal cord area (MSCC-style)",
@@ -489,9 +500,10 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
                   f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches the cord and fills >= "
                   f"{cfg.bilsky_cord_intrusion_pct} % of the cord outline of the nearest normal sections; 1c tumour touches the cord; 1b tumour touches the thecal "
                   f"sac; 1a sac not reached. Level grade: highest reached on >= {cfg.bilsky_min_sections} sections",
-        "genant": "largest of anterior/middle/posterior height loss vs the median of up to two complete "
-                  "neighbours on each side (mean heights in AP bins over the central half of the body; the "
-                  "anterior/posterior losses extrapolated to the walls); 0 < 20 %, 1 20-25 %, 2 25-40 %, 3 > 40 %",
+        "genant": "largest of anterior/middle/posterior height loss vs heights expected from up to two "
+                  "complete neighbours on each side (line through them, a collapsed outlier dropped); heights "
+                  "are means in AP bins over the central half of the body, the loss profile fitted by a line and "
+                  "read at the walls; 0 < 20 %, 1 20-25 %, 2 25-40 %, 3 > 40 %",
         "level_extent": "from mid-disc above to mid-disc below the body",
         "sins": "imaging components only (location, lesion type, collapse, posterolateral); alignment and "
                 "pain are not scored",

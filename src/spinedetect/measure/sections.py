@@ -173,6 +173,7 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
     n = len(centreline)
     px2 = pixel_mm * pixel_mm
     res = {k: np.full(n, np.nan) for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum")}
+    plain = {k: np.full(n, np.nan) for k in ("canal", "cord")}
     touch = np.zeros(n, dtype=bool)
     touch_sac = np.zeros(n, dtype=bool)
     at_edge = np.zeros(n, dtype=bool)
@@ -211,8 +212,8 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         at_edge[sl] = edge.any(axis=(1, 2))
         has_canal[sl] = canal.any(axis=(1, 2))
         valid[sl] = ~at_edge[sl] & has_canal[sl]
-        res["canal"][sl] = canal.sum((1, 2)) * px2
-        res["cord"][sl] = cord.sum((1, 2)) * px2
+        res["canal"][sl] = plain["canal"][sl] = canal.sum((1, 2)) * px2
+        res["cord"][sl] = plain["cord"][sl] = cord.sum((1, 2)) * px2
         if anisotropic:  # thick slabs cut across the plane: model the end strips (see strip_area)
             for j, i in enumerate(range(*sl.indices(n))):
                 cos_t = abs(float(centreline.tangent[i] @ e_thick))
@@ -232,6 +233,17 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         tum_d = _shift_or(tum)
         touch[sl] = (tum_d & cord).any(axis=(1, 2))
         touch_sac[sl] = (tum_d & canal).any(axis=(1, 2))
+    if anisotropic:
+        # a tumour makes the chord profile non-elliptical: there, keep the nearest-neighbour area plus
+        # the end-strip correction interpolated from the tumour-free sections around (ends are unchanged
+        # by a tumour that indents the sac from one side)
+        free = valid & (res["tum"] < px2) & np.isfinite(res["canal"])
+        hit = valid & ~free
+        if free.sum() >= 2 and hit.any():
+            for k in ("canal", "cord"):
+                delta = res[k] - plain[k]
+                res[k][hit] = plain[k][hit] + np.interp(centreline.s_mm[hit], centreline.s_mm[free], delta[free])
+                res[k][hit & (plain[k] == 0)] = 0.0
     _trim_ends(valid, res["canal"] + res["tum"], end_fraction)
     _trim_taper(valid, at_edge, has_canal, centreline.s_mm, end_taper_mm)
     for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum"):

@@ -21,7 +21,7 @@ from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
 __all__ = ["LEVEL_NAMES", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "bone_coordinates",
-           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "HEIGHT_BINS", "find_lesions", "LesionSite"]
+           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS", "find_lesions", "LesionSite"]
 
 log = logging.getLogger(__name__)
 
@@ -260,27 +260,45 @@ def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affin
 def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[str, float]]:
     """Largest height loss (percent, >= 0) of a body vs its expected heights, both per HEIGHT_BINS.
 
-    The loss profile over the anterior (posterior) bins is extrapolated linearly to the anterior
-    (posterior) wall, where a wedge collapse is deepest; the middle is the central bin. Returns the
-    largest and the three losses.
+    The loss profile across the body is fitted with a line over all bins (a crush is flat, a wedge is
+    linear) and read at the anterior (+1) and posterior (-1) walls, where a wedge is deepest; the middle
+    (a biconcave collapse) is the central bin. Returns the largest and the three losses.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = 1.0 - heights / expected
-    front = HEIGHT_BINS >= 0.19
-    back = HEIGHT_BINS <= -0.19
+    ok = np.isfinite(loss)
+    if ok.sum() < 3:
+        return float("nan"), {}
+    slope, icpt = np.polyfit(HEIGHT_BINS[ok], loss[ok], 1)
+    mid = loss[len(loss) // 2] if ok[len(loss) // 2] else icpt
+    parts = {"anterior": 100.0 * float(icpt + slope), "middle": 100.0 * float(mid),
+             "posterior": 100.0 * float(icpt - slope)}
+    return max(0.0, max(parts.values())), parts
 
-    def wall(sel: np.ndarray, at: float) -> float:
-        x, y = HEIGHT_BINS[sel], loss[sel]
-        ok = np.isfinite(y)
-        if ok.sum() < 2:
-            return float(np.nanmean(y)) if ok.any() else float("nan")
-        k, b = np.polyfit(x[ok], y[ok], 1)
-        return float(k * at + b)
 
-    parts = {"anterior": 100.0 * wall(front, 1.0), "middle": 100.0 * float(loss[len(loss) // 2]),
-             "posterior": 100.0 * wall(back, -1.0)}
-    finite = [x for x in parts.values() if np.isfinite(x)]
-    return (max(0.0, max(finite)) if finite else float("nan")), parts
+def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 10.0) -> np.ndarray | None:
+    """Expected body heights (per HEIGHT_BINS) of vertebra ``k`` from up to two complete neighbours on
+    each side: a straight line through their heights against their position in the column (sizes grow
+    caudally; with neighbours on one side only, their median), after dropping the one neighbour furthest from the line when it is off by more than
+    ``outlier_pct`` (a collapsed neighbour). The sacrum and partial bodies are never neighbours."""
+    usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum
+              and np.all(np.isfinite(v.heights_mm))]
+    neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
+    if not neigh:
+        return None
+    x = np.array([v.index for v in neigh], dtype=np.float64)
+    h = np.stack([v.heights_mm for v in neigh])  # type: ignore[misc]
+    if len(neigh) >= 3:
+        mean_h = h.mean(1)
+        fit = np.polyval(np.polyfit(x, mean_h, 1), x)
+        worst = int(np.argmax(np.abs(mean_h / fit - 1)))
+        if abs(mean_h[worst] / fit[worst] - 1) * 100 > outlier_pct:
+            keep = np.arange(len(neigh)) != worst
+            x, h = x[keep], h[keep]
+    if (x < k).any() and (x > k).any():  # interpolate; never extrapolate (level sizes jitter)
+        coef = np.polyfit(x, h, 1)
+        return coef[0] * k + coef[1]
+    return np.median(h, axis=0)
 
 
 def parse_level_hint(hint: str) -> tuple[str, str]:
