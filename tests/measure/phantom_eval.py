@@ -22,6 +22,7 @@ class Agreement:
     alert: list[tuple[str, str]] = field(default_factory=list)
     worst_level_ok: list[bool] = field(default_factory=list)
     worst_pos_mm: list[float] = field(default_factory=list)
+    worst_plateau_mm: list[float] = field(default_factory=list)
     naming_ok: list[bool] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -59,8 +60,11 @@ class Agreement:
             if tw["canal_compromise_pct"] is not None and tw["canal_compromise_pct"] >= 10.0:
                 d = float(np.linalg.norm(np.subtract(tw["position_mm"], mw["position_mm"])))
                 self.worst_pos_mm.append(d)
-                if d > 5.0:
-                    self.failures.append(f"seed {seed}: worst position {d:.1f} mm off ({tw['level']} vs {mw['level']})")
+                dp = _distance_to_plateau(np.asarray(tw["position_mm"]), report)
+                self.worst_plateau_mm.append(dp)
+                if dp > 5.0:
+                    self.failures.append(f"seed {seed}: worst position {d:.1f} mm off the measured worst "
+                                         f"cross-section, {dp:.1f} mm off its plateau ({tw['level']} vs {mw['level']})")
 
     def figures(self) -> dict:
         comp = np.array(self.compromise) if self.compromise else np.zeros((0, 2))
@@ -81,8 +85,23 @@ class Agreement:
             "urgent_called_none": urgent_missed,
             "worst_within_one_level": float(np.mean(self.worst_level_ok)) if self.worst_level_ok else None,
             "worst_within_5mm": float(np.mean(np.array(self.worst_pos_mm) <= 5.0)) if self.worst_pos_mm else None,
+            "worst_plateau_within_5mm": (float(np.mean(np.array(self.worst_plateau_mm) <= 5.0))
+                                         if self.worst_plateau_mm else None),
+            "worst_position_n": len(self.worst_pos_mm),
             "naming_exact": float(np.mean(self.naming_ok)) if self.naming_ok else None,
         }
+
+
+def _distance_to_plateau(point: np.ndarray, report: dict) -> float:
+    """Distance (mm) from ``point`` to the measured centreline stretch where the compromise is within
+    1 pp of its maximum (the worst 'plateau'); a flat narrowing has no single worst cross-section."""
+    cl = np.asarray(report["centreline_mm"], dtype=np.float64)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(cl, axis=0), axis=1))])
+    lo, hi = report["worst"]["plateau_s_mm"]
+    seg = cl[(s >= lo - 0.5) & (s <= hi + 0.5)]  # report s_mm is this arc length, from the first point
+    if len(seg) == 0:
+        return float(np.linalg.norm(point - np.asarray(report["worst"]["position_mm"])))
+    return float(np.min(np.linalg.norm(seg - point, axis=1)))
 
 
 def weighted_kappa(a: np.ndarray, b: np.ndarray, k: int) -> float:
