@@ -64,7 +64,7 @@ class MeasureConfig:
     narrowed_pct: float = 20.0                 # a section this much below the local median area is abnormal
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
-    bilsky_cord_intrusion_pct: float = 7.0     # grade 2: tumour fills this much of where the cord should be
+    bilsky_cord_intrusion_pct: float = 10.0    # grade 2: tumour fills this much of where the cord should be
     bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
     bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
     conus_taper_mm: float = 22.0               # the cord above its tip is tapering: never a cord reference

@@ -279,8 +279,8 @@ def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[
 def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 10.0) -> np.ndarray | None:
     """Expected body heights (per HEIGHT_BINS) of vertebra ``k`` from up to two complete neighbours on
     each side: a straight line through their heights against their position in the column (sizes grow
-    caudally; with neighbours on one side only, their median), after dropping the one neighbour furthest from the line when it is off by more than
-    ``outlier_pct`` (a collapsed neighbour). The sacrum and partial bodies are never neighbours."""
+    caudally; with neighbours on one side only, their median), after dropping the one neighbour that differs most from the median of the others when it differs by
+    more than ``outlier_pct`` (a collapsed neighbour). The sacrum and partial bodies are never neighbours."""
     usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum
               and np.all(np.isfinite(v.heights_mm))]
     neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
@@ -290,9 +290,9 @@ def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 10
     h = np.stack([v.heights_mm for v in neigh])  # type: ignore[misc]
     if len(neigh) >= 3:
         mean_h = h.mean(1)
-        fit = np.polyval(np.polyfit(x, mean_h, 1), x)
-        worst = int(np.argmax(np.abs(mean_h / fit - 1)))
-        if abs(mean_h[worst] / fit[worst] - 1) * 100 > outlier_pct:
+        dev = np.array([mean_h[i] / np.median(np.delete(mean_h, i)) - 1.0 for i in range(len(neigh))])
+        worst = int(np.argmax(np.abs(dev)))
+        if abs(dev[worst]) * 100 > outlier_pct:
             keep = np.arange(len(neigh)) != worst
             x, h = x[keep], h[keep]
     if (x < k).any() and (x > k).any():  # interpolate; never extrapolate (level sizes jitter)
