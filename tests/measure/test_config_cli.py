@@ -49,7 +49,7 @@ def test_cli_with_image_and_hint(label_file, tmp_path, capsys):
     img = nib.load(str(label_file))
     image_path = tmp_path / "image.nii.gz"
     nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj).astype(np.float32) * 10, img.affine), str(image_path))
-    assert main([str(label_file), "--image", str(image_path), "--level-hint", "lowest=L5"]) == 0
+    assert main([str(label_file), "--image", str(image_path), "--modality", "CT", "--level-hint", "lowest=L5"]) == 0
     assert "levels named by: sacrum" in capsys.readouterr().out
 
 

@@ -186,10 +186,10 @@ def test_lesions_site_type_and_sins():
     body_les = (lab == Label.VERTEBRAL_BODY) & ((s - 79) ** 2 + (a - 25) ** 2 + l ** 2 <= 8 ** 2)
     post_les = (lab == Label.POSTERIOR_ELEMENTS) & (s > 70) & (s < 88) & (l > 0)
     lab[body_les | post_les] = Label.OSSEOUS_LESION
-    image = np.where(lab == Label.VERTEBRAL_BODY, 100.0, 20.0)
-    image[body_les] = 30.0   # dark: lytic
-    image[post_les] = 200.0  # bright: blastic
-    rep = measure_labels(lab, aff, image=image)
+    image = np.where(lab == Label.VERTEBRAL_BODY, 230.0, 20.0)  # CT: marrow ~230 HU
+    image[body_les] = 45.0   # less dense: lytic
+    image[post_les] = 950.0  # dense: blastic
+    rep = measure_labels(lab, aff, image=image, modality="CT")
     assert rep.naming["rule"] == "sacrum"
     les = {(x["level"], x["site"]): x for x in rep.lesions}
     assert les[("L4", "body")]["type"] == "lytic"
@@ -204,8 +204,9 @@ def test_lesions_site_type_and_sins():
     assert sins["location"] == 2 and sins["lesion_type"] == 1 and sins["posterolateral"] == 1
     assert sins["collapse"] == 0 and sins["partial_total"] == 4 and "pain" in sins["not_scored"]
     assert rep.alert.level is AlertLevel.WATCH
-    no_image = measure_labels(lab, aff)
-    assert all(x["type"] is None and x["type_reason"] for x in no_image.lesions)
+    for kw in ({}, {"image": image, "modality": "MR"}, {"image": image}):
+        untyped = measure_labels(lab, aff, **kw)
+        assert all(x["type"] is None and x["type_reason"] for x in untyped.lesions)
 
 
 def test_bad_input_is_input_error():

@@ -284,10 +284,10 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
 
 def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray | None = None,
                    config: MeasureConfig = MeasureConfig(), alert_config: AlertConfig = AlertConfig(),
-                   level_hint: str | None = None) -> MeasurementReport:
+                   level_hint: str | None = None, modality: str | None = None) -> MeasurementReport:
     """Measure a schema label map (i, j, k) on ``affine`` (voxel -> RAS world mm).
 
-    ``image`` (same grid) lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
+    ``image`` (same grid) with ``modality="CT"`` lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
     ``"highest=T10"``) names the levels when neither the sacrum nor the conus is in view.
     """
     cfg = config
@@ -359,7 +359,10 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     grades = _section_grades(sec, _cord_intrusion(sec, abnormal, cfg), cfg)
 
     # lesions
+    if modality is not None and modality not in ("CT", "MR"):
+        raise InputError("Unknown modality", expected="'CT' or 'MR'", found=repr(modality))
     lesions = find_lesions(labels, bc, verts, affine, min_volume_mm3=cfg.min_lesion_volume_mm3, image=image,
+                           modality=modality,
                            blastic_z=cfg.lesion_blastic_z, lytic_z=cfg.lesion_lytic_z,
                            mixed_fraction=cfg.lesion_mixed_fraction)
     voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))

@@ -276,11 +276,11 @@ def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[
     return max(0.0, max(parts.values())), parts
 
 
-def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 10.0) -> np.ndarray | None:
+def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 18.0) -> np.ndarray | None:
     """Expected body heights (per HEIGHT_BINS) of vertebra ``k`` from up to two complete neighbours on
     each side: a straight line through their heights against their position in the column (sizes grow
-    caudally; with neighbours on one side only, their median), after dropping the one neighbour that differs most from the median of the others when it differs by
-    more than ``outlier_pct`` (a collapsed neighbour). The sacrum and partial bodies are never neighbours."""
+    caudally; with neighbours on one side only, their median), after dropping the one neighbour that is shorter than the median of the others by more than
+    ``outlier_pct`` (a collapsed neighbour; natural level-to-level differences stay below it). The sacrum and partial bodies are never neighbours."""
     usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum
               and np.all(np.isfinite(v.heights_mm))]
     neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
@@ -291,8 +291,8 @@ def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 10
     if len(neigh) >= 3:
         mean_h = h.mean(1)
         dev = np.array([mean_h[i] / np.median(np.delete(mean_h, i)) - 1.0 for i in range(len(neigh))])
-        worst = int(np.argmax(np.abs(dev)))
-        if abs(dev[worst]) * 100 > outlier_pct:
+        worst = int(np.argmin(dev))  # a collapsed neighbour is shorter than the others
+        if -dev[worst] * 100 > outlier_pct:
             keep = np.arange(len(neigh)) != worst
             x, h = x[keep], h[keep]
     if (x < k).any() and (x > k).any():  # interpolate; never extrapolate (level sizes jitter)
@@ -359,13 +359,15 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: fl
 
 
 def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra], affine: np.ndarray,
-                 *, min_volume_mm3: float = 5.0, image: np.ndarray | None = None,
+                 *, min_volume_mm3: float = 5.0, image: np.ndarray | None = None, modality: str | None = None,
                  blastic_z: float = 1.0, lytic_z: float = -1.0, mixed_fraction: float = 0.25) -> list[Lesion]:
     """Osseous lesion instances: connected lesion voxels split by vertebra, with site, volume and type.
 
-    Type compares the lesion's intensities with the normal vertebral-body marrow of the same image:
-    voxels brighter than ``blastic_z`` standard deviations are blastic, darker than ``lytic_z`` lytic;
-    both above ``mixed_fraction`` of the lesion is mixed. Without an image the type is None.
+    Type (CT only) compares the lesion's attenuation with the normal vertebral-body marrow of the same
+    image: voxels denser than ``blastic_z`` standard deviations are blastic, less dense than ``lytic_z``
+    lytic; both above ``mixed_fraction`` of the lesion is mixed. MR signal depends on the sequence (on
+    T1 lytic and blastic lesions are both dark), so on MR, or without an image, the type is None with
+    the reason.
     """
     sel = np.flatnonzero(bc.label == Label.OSSEOUS_LESION)
     if len(sel) == 0:
@@ -382,7 +384,7 @@ def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra],
     for v in verts:
         body_set[v.body] = True
     marrow = None
-    if image is not None:
+    if image is not None and modality == "CT":
         normal = bc.label == Label.VERTEBRAL_BODY
         if normal.sum() >= 20:
             vals = image[tuple(bc.ijk[normal].T)].astype(np.float64)
@@ -404,7 +406,10 @@ def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra],
             vert = verts[vi] if vi >= 0 else None
             inv = 100.0 * n_body / body_count[vi] if vert is not None and body_count[vi] else None
             ltype, reason = None, "no image given: lesion type needs intensities"
-            if image is not None and marrow is None:
+            if image is not None and modality != "CT":
+                reason = ("lesion type is read from CT attenuation only; MR signal depends on the sequence"
+                          if modality == "MR" else "image modality not given (CT needed to type lesions)")
+            elif image is not None and marrow is None:
                 reason = "too little normal vertebral body to compare intensities with"
             elif marrow is not None:
                 z = (image[tuple(bc.ijk[part].T)].astype(np.float64) - marrow[0]) / marrow[1]
