@@ -139,6 +139,8 @@ def test_naming_by_conus_and_by_hint():
     assert rep.naming["rule"] == "conus"
     owner = next(lv for lv in rep.levels if lv["s_range_mm"][0] <= rep.naming["conus_s_mm"] < lv["s_range_mm"][1])
     assert owner["name"] == "L1"
+    with_hint = measure_labels(lab, aff, level_hint=f"lowest={rep.levels[-1]['name']}")
+    assert with_hint.naming["rule"] == "conus" and "agrees" in with_hint.naming["detail"]
     no_cord = np.where(lab == Label.CORD, Label.CSF, lab).astype(np.uint8)
     rep2 = measure_labels(no_cord, aff, level_hint="lowest=L5")
     assert rep2.naming["rule"] == "hint" and rep2.levels[-1]["name"] == "L5"

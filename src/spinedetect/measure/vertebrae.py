@@ -318,6 +318,11 @@ def _apply_names(verts: list[Vertebra], anchor: int, name: str) -> None:
         v.name = LEVEL_NAMES[q] if 0 <= q < len(LEVEL_NAMES) else None
 
 
+def _hint_agrees(verts: list[Vertebra], hint: tuple[str, str]) -> bool:
+    which, name = hint
+    return (verts[-1] if which == "lowest" else verts[0]).name == name
+
+
 def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: float | None,
                    conus_level: str = "L1", level_hint: str | None = None,
                    sacrum_length_factor: float = 1.4) -> Naming:
@@ -340,14 +345,25 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: fl
             _apply_names(verts, last.index, "S1")
             why = " and ".join(w for w, ok in (("longer than the bodies above", long_),
                                                 ("entirely in view", complete)) if ok)
-            return Naming("sacrum", 0.9 if long_ else 0.7,
-                          f"lowest vertebra has no disc below and is {why}: named S1")
+            conf = 0.9 if long_ else 0.7
+            detail = f"lowest vertebra has no disc below and is {why}: named S1"
+            conus_v = next((v for v in verts if conus_s_mm is not None and v.s_from <= conus_s_mm < v.s_to), None)
+            if conus_v is not None:  # a cross-check, not a rule: the conus lies at T12-L2 in most adults
+                agrees = conus_v.name in ("T12", "L1", "L2")
+                conf = min(0.95, conf + 0.05) if agrees else conf - 0.2
+                detail += f"; the conus at {conus_v.name} {'agrees' if agrees else 'is unusual: check the levels'}"
+            if hint is not None:
+                detail += f"; level hint {level_hint!r} {'agrees' if _hint_agrees(verts, hint) else 'disagrees'}"
+            return Naming("sacrum", round(conf, 2), detail)
     if conus_s_mm is not None:
         for v in verts:
             if v.s_from <= conus_s_mm < v.s_to:
                 _apply_names(verts, v.index, conus_level)
-                return Naming("conus", 0.5, f"the cord ends (conus) at this vertebra, taken as {conus_level}; "
-                              "the conus lies between T12 and L2 in most adults")
+                detail = (f"the cord ends (conus) at this vertebra, taken as {conus_level}; the conus lies "
+                          "between T12 and L2 in most adults")
+                if hint is not None:
+                    detail += f"; level hint {level_hint!r} {'agrees' if _hint_agrees(verts, hint) else 'disagrees'}"
+                return Naming("conus", 0.5, detail)
     if hint is not None:
         which, name = hint
         anchor = verts[-1].index if which == "lowest" else verts[0].index
