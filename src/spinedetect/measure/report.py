@@ -185,13 +185,25 @@ def _smooth_profile(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def _compromise_profile(profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig
-                        ) -> list[CompromiseResult | None]:
-    return [compromise_at(profile, s, i, abnormal, gap_mm=cfg.gap_mm, length_mm=cfg.length_mm)
-            if np.isfinite(profile[i]) else None for i in range(len(profile))]
+class _Compromise:
+    """compromise_at on one profile, computed on demand per cross-section and cached."""
+
+    def __init__(self, profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig) -> None:
+        self.profile, self.s, self.abnormal, self.cfg = profile, s, abnormal, cfg
+        self._cache: dict[int, CompromiseResult | None] = {}
+
+    def __getitem__(self, i: int) -> CompromiseResult | None:
+        if i not in self._cache:
+            self._cache[i] = (compromise_at(self.profile, self.s, i, self.abnormal, gap_mm=self.cfg.gap_mm,
+                                            length_mm=self.cfg.length_mm)
+                              if np.isfinite(self.profile[i]) else None)
+        return self._cache[i]
+
+    def __len__(self) -> int:
+        return len(self.profile)
 
 
-def _pct(results: list[CompromiseResult | None], i: int | None) -> float | None:
+def _pct(results: _Compromise, i: int | None) -> float | None:
     if i is None or results[i] is None:
         return None
     return results[i].pct  # type: ignore[union-attr]
@@ -353,9 +365,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     cord_profile = _smooth_profile(np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan), win)
     if conus is not None:  # the tapering conus is not a compressed cord, nor a reference for one
         cord_profile[s > conus - cfg.conus_taper_mm] = np.nan
-    comp = {"canal": _compromise_profile(canal_area, s, abnormal, cfg),
-            "canal_ap": _compromise_profile(canal_ap, s, abnormal, cfg),
-            "cord": _compromise_profile(cord_profile, s, abnormal, cfg)}
+    comp = {"canal": _Compromise(canal_area, s, abnormal, cfg), "canal_ap": _Compromise(canal_ap, s, abnormal, cfg),
+            "cord": _Compromise(cord_profile, s, abnormal, cfg)}
     grades = _section_grades(sec, _cord_intrusion(sec, abnormal, cfg), cfg)
 
     # lesions
@@ -470,7 +481,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     alert = decide_alert(findings, alert_config)
 
     # worst cross-section over the whole canal
-    pcts = np.array([r.pct if r is not None and r.pct is not None else -np.inf for r in comp["canal"]])
+    pcts = np.array([-np.inf if (x := _pct(comp["canal"], i)) is None else x for i in range(len(s))])
     worst: dict[str, Any]
     if np.isfinite(pcts).any():
         w = int(np.argmax(pcts))

@@ -129,8 +129,14 @@ def strip_area(strip_areas: np.ndarray, width: float) -> float:
     c = a / width
     x = np.arange(len(a)) * width
     x0 = float((x * c).sum() / c.sum())
-    design = np.stack([np.ones_like(x), -(x - x0) ** 2], axis=1)
-    (alpha, beta), *_ = np.linalg.lstsq(design, c * c, rcond=None)
+    # least squares of c^2 = alpha - beta * q, q = (x - x0)^2 (2x2 normal equations)
+    q, y = (x - x0) ** 2, c * c
+    n, sq, sqq, sy, sqy = len(q), q.sum(), (q * q).sum(), y.sum(), (q * y).sum()
+    det = n * sqq - sq * sq
+    if abs(det) < 1e-12:
+        return total
+    alpha = (sqq * sy - sq * sqy) / det
+    beta = -(n * sqy - sq * sy) / det
     if not (alpha > 0 and beta > 0):
         return total
     edge = np.sqrt(alpha / beta)
