@@ -153,8 +153,8 @@ def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centrel
 
     Bodies are the face-connected pieces of body ∪ in-body lesion voxels; a piece that spans a disc
     centre (bodies fused by thick slices or a collapse) is cut there. A vertebra's extent along the
-    canal runs from the mid-disc above to the mid-disc below (the midpoint between bodies where no disc
-    separates them; the end of the canal at the ends). Posterior elements join the extent holding them.
+    canal runs from the mid-disc above to the mid-disc below, taken midway between the facing endplates
+    (the end of the canal at the ends). Posterior elements join the extent holding them.
     """
     wall = _body_wall(bc)
     in_body = (bc.label == Label.VERTEBRAL_BODY) | ((bc.label == Label.OSSEOUS_LESION) & (bc.a >= wall))
@@ -184,13 +184,12 @@ def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centrel
     pieces = [p for p in pieces if len(p) >= max(10, min_body_fraction * ref)]
     pieces.sort(key=lambda p: float(np.median(bc.s[p])))
     centres = [float(np.median(bc.s[p])) for p in pieces]
+    # mid-disc = midway between the inferior endplate above and the superior endplate below (robust
+    # percentiles over the whole endplate, so its central concavity does not move the boundary)
     bounds = [-np.inf]
     for k in range(len(pieces) - 1):
-        between = [d for d in discs if centres[k] < d < centres[k + 1]]
-        if between:
-            bounds.append(float(between[0]))
-        else:
-            bounds.append(0.5 * (float(bc.s[pieces[k]].max()) + float(bc.s[pieces[k + 1]].min())))
+        bounds.append(0.5 * (float(np.percentile(bc.s[pieces[k]], 99.0))
+                             + float(np.percentile(bc.s[pieces[k + 1]], 1.0))))
     bounds.append(np.inf)
     post_idx = np.flatnonzero(in_post)
     shape = np.array(labels.shape)
