@@ -379,7 +379,8 @@ def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra],
     """Osseous lesion instances: connected lesion voxels split by vertebra, with site, volume and type.
 
     Type (CT only) compares the lesion's attenuation with the normal vertebral-body marrow of the same
-    image: voxels denser than ``blastic_z`` standard deviations are blastic, less dense than ``lytic_z``
+    image (median, robust SD from the median absolute deviation): voxels denser than ``blastic_z`` SDs
+    are blastic, less dense than ``lytic_z``
     lytic; both above ``mixed_fraction`` of the lesion is mixed. MR signal depends on the sequence (on
     T1 lytic and blastic lesions are both dark), so on MR, or without an image, the type is None with
     the reason.
@@ -403,7 +404,8 @@ def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra],
         normal = bc.label == Label.VERTEBRAL_BODY
         if normal.sum() >= 20:
             vals = image[tuple(bc.ijk[normal].T)].astype(np.float64)
-            marrow = (float(np.median(vals)), float(max(np.std(vals), 1e-6)))
+            med = float(np.median(vals))  # robust: the cortex rim is a dense minority of the body label
+            marrow = (med, float(max(1.4826 * np.median(np.abs(vals - med)), 1e-6)))
     out: list[Lesion] = []
     for c in np.unique(cid):
         members = sel[cid == c]
