@@ -31,7 +31,6 @@ from spinedetect.measure.compromise import CompromiseResult, compromise_at
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
-    Vertebra,
     body_heights,
     expected_heights,
     height_loss,
@@ -479,6 +478,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
                                       bilsky=grade, genant=entry["genant"], osseous_lesions=len(lv_lesions),
                                       sins_partial=sins["partial_total"] if sins else None))
     alert = decide_alert(findings, alert_config)
+    log.debug("measured %d levels (%s, confidence %.2f), %d lesions, alert %s", len(levels), naming.rule,
+              naming.confidence, len(lesions), alert.level.value)
 
     # worst cross-section over the whole canal
     pcts = np.array([-np.inf if (x := _pct(comp["canal"], i)) is None else x for i in range(len(s))])
