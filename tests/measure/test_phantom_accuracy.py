@@ -65,8 +65,8 @@ def test_phantoms_fast():
 def test_phantom_sweep_acceptance():
     mr = evaluate(range(0, 60), PhantomConfig())
     ct = evaluate(range(500, 540), PhantomConfig(imaging=ImagingConfig(modality="CT")))
-    for name in ("compromise", "bilsky", "genant", "alert", "worst_level_ok", "worst_pos_mm", "worst_plateau_mm",
-                 "naming_ok", "failures"):
+    for name in ("compromise", "bilsky", "bilsky_subvoxel", "genant", "alert", "worst_level_ok", "worst_pos_mm",
+                 "worst_plateau_mm", "naming_ok", "failures"):
         getattr(mr, name).extend(getattr(ct, name))
     f = mr.figures()
     print(json.dumps(f))
@@ -74,6 +74,8 @@ def test_phantom_sweep_acceptance():
     assert f["compromise_mae_pp"] <= 3.0
     assert f["worst_within_one_level"] >= 0.95
     assert f["worst_plateau_within_5mm"] >= 0.9
+    # Bilsky over levels whose epidural tumour is resolvable (thicker than a voxel somewhere in the level);
+    # sub-voxel taper tails of a neighbouring level's tumour are counted apart (phantom_eval docstring)
     assert f["bilsky_exact"] >= 0.9 and f["bilsky_kappa_linear"] >= 0.9
     assert f["genant_exact"] >= 0.85
     assert f["alert_exact"] >= 0.95 and f["urgent_called_none"] == 0
