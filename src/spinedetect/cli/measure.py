@@ -73,7 +73,9 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def _fmt(x: object, nd: int = 0) -> str:
-    return "-" if x is None else f"{x:.{nd}f}" if isinstance(x, float) else str(x)
+    if isinstance(x, float):
+        return f"{round(x, nd) + 0.0:.{nd}f}"  # + 0.0 turns -0.0 into 0.0
+    return "-" if x is None else str(x)
 
 
 def format_table(report: MeasurementReport) -> str:
