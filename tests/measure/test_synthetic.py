@@ -139,6 +139,8 @@ def test_naming_by_conus_and_by_hint():
     assert rep.naming["rule"] == "conus"
     owner = next(lv for lv in rep.levels if lv["s_range_mm"][0] <= rep.naming["conus_s_mm"] < lv["s_range_mm"][1])
     assert owner["name"] == "L1"
+    with_hint = measure_labels(lab, aff, level_hint=f"lowest={rep.levels[-1]['name']}")
+    assert with_hint.naming["rule"] == "conus" and "agrees" in with_hint.naming["detail"]
     no_cord = np.where(lab == Label.CORD, Label.CSF, lab).astype(np.uint8)
     rep2 = measure_labels(no_cord, aff, level_hint="lowest=L5")
     assert rep2.naming["rule"] == "hint" and rep2.levels[-1]["name"] == "L5"
@@ -186,10 +188,10 @@ def test_lesions_site_type_and_sins():
     body_les = (lab == Label.VERTEBRAL_BODY) & ((s - 79) ** 2 + (a - 25) ** 2 + l ** 2 <= 8 ** 2)
     post_les = (lab == Label.POSTERIOR_ELEMENTS) & (s > 70) & (s < 88) & (l > 0)
     lab[body_les | post_les] = Label.OSSEOUS_LESION
-    image = np.where(lab == Label.VERTEBRAL_BODY, 100.0, 20.0)
-    image[body_les] = 30.0   # dark: lytic
-    image[post_les] = 200.0  # bright: blastic
-    rep = measure_labels(lab, aff, image=image)
+    image = np.where(lab == Label.VERTEBRAL_BODY, 230.0, 20.0)  # CT: marrow ~230 HU
+    image[body_les] = 45.0   # less dense: lytic
+    image[post_les] = 950.0  # dense: blastic
+    rep = measure_labels(lab, aff, image=image, modality="CT")
     assert rep.naming["rule"] == "sacrum"
     les = {(x["level"], x["site"]): x for x in rep.lesions}
     assert les[("L4", "body")]["type"] == "lytic"
@@ -204,8 +206,9 @@ def test_lesions_site_type_and_sins():
     assert sins["location"] == 2 and sins["lesion_type"] == 1 and sins["posterolateral"] == 1
     assert sins["collapse"] == 0 and sins["partial_total"] == 4 and "pain" in sins["not_scored"]
     assert rep.alert.level is AlertLevel.WATCH
-    no_image = measure_labels(lab, aff)
-    assert all(x["type"] is None and x["type_reason"] for x in no_image.lesions)
+    for kw in ({}, {"image": image, "modality": "MR"}, {"image": image}):
+        untyped = measure_labels(lab, aff, **kw)
+        assert all(x["type"] is None and x["type_reason"] for x in untyped.lesions)
 
 
 def test_bad_input_is_input_error():
@@ -222,3 +225,15 @@ def test_bad_input_is_input_error():
 def test_config_validation():
     with pytest.raises(ValueError):
         MeasureConfig(step_mm=2.0)
+
+
+@pytest.mark.parametrize("phase", [0.0, 1.0, 2.0, 3.0])
+def test_strip_area_recovers_an_ellipse_cut_by_thick_slabs(phase):
+    from spinedetect.measure.sections import strip_area
+
+    a, b, w = 5.0, 8.0, 4.0
+    x = np.arange(-12.0, 13.0, w) + phase
+    chord = np.where(np.abs(x) < b, 2 * a * np.sqrt(np.clip(1 - (x / b) ** 2, 0, None)), 0.0)
+    chord = chord[chord > 0]
+    assert strip_area(chord * w, w) == pytest.approx(np.pi * a * b, rel=0.03)
+    assert strip_area(np.array([30.0, 31.0]), w) == pytest.approx(61.0)  # two strips: plain sum

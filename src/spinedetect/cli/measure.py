@@ -27,7 +27,9 @@ def get_parser() -> CommandParser:
                                   "components on a spinedetect schema label map, and decide the alert.")
     p.add_argument("labels", type=Path, help="schema label map (NIfTI .nii/.nii.gz)")
     p.add_argument("--image", type=Path, default=None,
-                   help="the image the labels belong to (same grid); lets lesions be typed lytic/blastic/mixed")
+                   help="the image the labels belong to (same grid); with --modality CT lesions are typed "
+                        "lytic/blastic/mixed")
+    p.add_argument("--modality", choices=("CT", "MR"), default=None, help="modality of --image")
     p.add_argument("--out", type=Path, default=None, help="write the report here (JSON)")
     p.add_argument("--level-hint", default=None,
                    help="name the levels when no sacrum or conus is in view, e.g. 'lowest=L5' or 'highest=T10'")
@@ -71,7 +73,9 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def _fmt(x: object, nd: int = 0) -> str:
-    return "-" if x is None else f"{x:.{nd}f}" if isinstance(x, float) else str(x)
+    if isinstance(x, float):
+        return f"{round(x, nd) + 0.0:.{nd}f}"  # + 0.0 turns -0.0 into 0.0
+    return "-" if x is None else str(x)
 
 
 def format_table(report: MeasurementReport) -> str:
@@ -101,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
                              expected=f"shape {labels.shape} and the label map's affine",
                              found=f"shape {image.shape}", hint="Give the image the labels were drawn on")
     report = measure_labels(labels, affine, image=image, config=cfg, alert_config=alert_cfg,
-                            level_hint=args.level_hint)
+                            level_hint=args.level_hint, modality=args.modality)
     print(format_table(report))
     if args.out is not None:
         write_json_atomic(args.out, report.to_dict())

@@ -63,11 +63,11 @@ def voxel_to_world(ijk: np.ndarray, affine: np.ndarray) -> np.ndarray:
 
 
 def nearest_on_curve(points: np.ndarray, curve: np.ndarray, s_mm: np.ndarray, tangent: np.ndarray, *,
-                     coarse: int = 4, chunk: int = 131072) -> tuple[np.ndarray, np.ndarray]:
+                     coarse: int = 8, chunk: int = 131072) -> tuple[np.ndarray, np.ndarray]:
     """Foot of the perpendicular from each of ``points`` (n, 3) onto a sampled ``curve`` (m, 3).
 
     Returns the nearest sample index and the arc length ``s`` (mm, continuous) of the foot point. The
-    nearest of every ``coarse``-th sample (one matrix product) is refined by two projections on the local
+    nearest of every ``coarse``-th sample (one matrix product) is refined by three projections on the local
     tangent, which is exact to well under a sample for curves whose radius of curvature exceeds the
     distance of the points from the curve (the spine and its canal).
     """
@@ -81,7 +81,7 @@ def nearest_on_curve(points: np.ndarray, curve: np.ndarray, s_mm: np.ndarray, ta
     for start in range(0, n, chunk):
         p = points[start:start + chunk]
         j = np.argmin(sub_sq[None, :] - 2.0 * (p.astype(np.float32) @ sub.T), axis=1) * coarse
-        for _ in range(2):
+        for _ in range(3):
             s = s_mm[j] + np.einsum("ij,ij->i", p - curve[j], tangent[j])
             j = np.clip(np.rint((s - s_mm[0]) / step), 0, m - 1).astype(np.int64)
         idx[start:start + chunk] = j

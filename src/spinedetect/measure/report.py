@@ -31,8 +31,8 @@ from spinedetect.measure.compromise import CompromiseResult, compromise_at
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
-    Vertebra,
     body_heights,
+    expected_heights,
     height_loss,
     bone_coordinates,
     find_lesions,
@@ -59,10 +59,11 @@ class MeasureConfig:
     gap_mm: float = 10.0                       # compromise references: start this far from the lesion ...
     length_mm: float = 20.0                    # ... and are this long (Spinal Cord Toolbox)
     min_tumour_area_mm2: float = 1.0           # a section with less epidural tumour counts as free of it
+    profile_smooth_mm: float = 5.0             # running mean of the area/diameter profiles along the canal
     narrowed_pct: float = 20.0                 # a section this much below the local median area is abnormal
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
-    bilsky_cord_compressed_pct: float = 8.0    # grade 2: cord area this far below its references
+    bilsky_cord_intrusion_pct: float = 10.0    # grade 2: tumour fills this much of where the cord should be
     bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
     bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
     conus_taper_mm: float = 22.0               # the cord above its tip is tapering: never a cord reference
@@ -169,45 +170,94 @@ def _rolling_median(values: np.ndarray, s: np.ndarray, window: float) -> np.ndar
     return out
 
 
-def _compromise_profile(profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig
-                        ) -> list[CompromiseResult | None]:
-    return [compromise_at(profile, s, i, abnormal, gap_mm=cfg.gap_mm, length_mm=cfg.length_mm)
-            if np.isfinite(profile[i]) else None for i in range(len(profile))]
+def _smooth_profile(values: np.ndarray, window: int) -> np.ndarray:
+    """Running mean over ``window`` sections of the finite values; NaN stays NaN (not measurable)."""
+    if window <= 1:
+        return values.copy()
+    ok = np.isfinite(values)
+    kernel = np.ones(window)
+    num = np.convolve(np.where(ok, values, 0.0), kernel, mode="same")
+    den = np.convolve(ok.astype(np.float64), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[~ok] = np.nan
+    return out
 
 
-def _pct(results: list[CompromiseResult | None], i: int | None) -> float | None:
+class _Compromise:
+    """compromise_at on one profile, computed on demand per cross-section and cached."""
+
+    def __init__(self, profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig) -> None:
+        self.profile, self.s, self.abnormal, self.cfg = profile, s, abnormal, cfg
+        self._cache: dict[int, CompromiseResult | None] = {}
+
+    def __getitem__(self, i: int) -> CompromiseResult | None:
+        if i not in self._cache:
+            self._cache[i] = (compromise_at(self.profile, self.s, i, self.abnormal, gap_mm=self.cfg.gap_mm,
+                                            length_mm=self.cfg.length_mm)
+                              if np.isfinite(self.profile[i]) else None)
+        return self._cache[i]
+
+    def __len__(self) -> int:
+        return len(self.profile)
+
+
+def _pct(results: _Compromise, i: int | None) -> float | None:
     if i is None or results[i] is None:
         return None
     return results[i].pct  # type: ignore[union-attr]
 
 
-def _plateau_centre(values: np.ndarray, idx: np.ndarray, best: int, tol: float) -> int:
-    """Middle of the contiguous run of ``idx`` (sorted section indices) around ``best`` whose values are
-    within ``tol`` of ``values[best]``: the centre of a flat narrowing rather than its first section."""
+def _plateau(values: np.ndarray, idx: np.ndarray, best: int, tol: float) -> tuple[int, int, int]:
+    """(middle, first, last) of the contiguous run of ``idx`` (sorted section indices) around ``best``
+    whose values are within ``tol`` of ``values[best]``: a flat narrowing is reported at its centre."""
     pos = int(np.searchsorted(idx, best))
     lo = hi = pos
     while lo > 0 and idx[lo - 1] == idx[lo] - 1 and abs(values[idx[lo - 1]] - values[best]) <= tol:
         lo -= 1
     while hi < len(idx) - 1 and idx[hi + 1] == idx[hi] + 1 and abs(values[idx[hi + 1]] - values[best]) <= tol:
         hi += 1
-    return int(idx[(lo + hi) // 2])
+    return int(idx[(lo + hi) // 2]), int(idx[lo]), int(idx[hi])
 
 
-def _section_grades(sec: CrossSections, cord_comp: list[CompromiseResult | None], cfg: MeasureConfig
-                    ) -> np.ndarray:
+def _cord_intrusion(sec: CrossSections, abnormal: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
+    """Fraction of the expected cord that epidural tumour occupies, per section (0 where not assessed).
+
+    The expected cord is the cord mask of the nearest normal cross-section on each side of the abnormal
+    run (same in-plane pixel grid, frames continuous along the centreline); the smaller of the two
+    fractions is kept so a slightly shifted reference does not invent a compression.
+    """
+    n = len(sec.s_mm)
+    out = np.zeros(n)
+    if sec.cord_planes is None or sec.tumour_planes is None:
+        return out
+    ref_ok = sec.valid & ~abnormal & (np.nan_to_num(sec.cord_area_mm2) > 0)
+    for i in np.flatnonzero(sec.tumour_touches_cord):
+        fracs = []
+        for side in (-1, 1):
+            j = i
+            while 0 <= j < n and not ref_ok[j]:
+                j += side
+            if 0 <= j < n and abs(sec.s_mm[j] - sec.s_mm[i]) <= cfg.gap_mm + cfg.length_mm:
+                exp = sec.cord_planes[j]
+                fracs.append(np.count_nonzero(exp & sec.tumour_planes[i]) / max(np.count_nonzero(exp), 1))
+        out[i] = min(fracs) if fracs else 0.0
+    return out
+
+
+def _section_grades(sec: CrossSections, intrusion: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
     """Bilsky ordinal (0..5 as in BilskyGrade; -1 = no epidural tumour) of every cross-section.
 
-    3: cord present and no CSF left in the section; 2: tumour touches a cord that is compressed (area
-    below its references by ``bilsky_cord_compressed_pct``); 1c: tumour touches the cord; 1b: tumour
-    touches the thecal sac; 1a: tumour in the epidural space, sac not reached.
+    3: cord present and no CSF left in the section; 2: tumour touches the cord and occupies at least
+    ``bilsky_cord_intrusion_pct`` of where the cord should be (the cord is compressed/deformed); 1c:
+    tumour touches the cord; 1b: tumour touches the thecal sac; 1a: the sac is not reached.
     """
     n = len(sec.s_mm)
     out = np.full(n, -1, dtype=np.int64)
     tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
     cord = np.nan_to_num(sec.cord_area_mm2) > 0
     no_csf = cord & (np.nan_to_num(sec.csf_area_mm2) <= cfg.bilsky_no_csf_area_mm2)
-    squeezed = np.array([r is not None and r.pct is not None and r.pct >= cfg.bilsky_cord_compressed_pct
-                         for r in cord_comp])
+    squeezed = intrusion * 100.0 >= cfg.bilsky_cord_intrusion_pct
     for i in np.flatnonzero(tumour):
         if no_csf[i]:
             g = BilskyGrade.G3
@@ -243,22 +293,12 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
-def _expected_height(k: int, verts: list[Vertebra]) -> np.ndarray | None:
-    """Expected body heights of vertebra ``k`` per height bin: median of up to two complete neighbours
-    on each side (the sacrum and partial bodies excluded)."""
-    usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum]
-    neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
-    if not neigh:
-        return None
-    return np.median(np.stack([v.heights_mm for v in neigh]), axis=0)  # type: ignore[misc]
-
-
 def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray | None = None,
                    config: MeasureConfig = MeasureConfig(), alert_config: AlertConfig = AlertConfig(),
-                   level_hint: str | None = None) -> MeasurementReport:
+                   level_hint: str | None = None, modality: str | None = None) -> MeasurementReport:
     """Measure a schema label map (i, j, k) on ``affine`` (voxel -> RAS world mm).
 
-    ``image`` (same grid) lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
+    ``image`` (same grid) with ``modality="CT"`` lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
     ``"highest=T10"``) names the levels when neither the sacrum nor the conus is in view.
     """
     cfg = config
@@ -279,7 +319,8 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     s = sec.s_mm
 
     # vertebrae, names, heights
-    bc = bone_coordinates(labels, affine, cl.extended(80.0))
+    cl_ext = cl.extended(80.0)
+    bc = bone_coordinates(labels, affine, cl_ext)
     verts = split_vertebrae(labels, bc, cl, min_disc_gap_mm=cfg.min_disc_gap_mm,
                             min_body_fraction=cfg.min_body_fraction)
     conus = _conus(sec, cfg)
@@ -288,7 +329,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     for v in verts:
         if v.name is None:
             v.name = f"V{v.index + 1}"
-        v.heights_mm = body_heights(v, bc, cl, affine)
+        v.heights_mm = body_heights(v, bc, cl_ext, affine)
     losses: dict[int, tuple[float | None, str | None]] = {}
     for v in verts:
         if v.is_sacrum:
@@ -298,7 +339,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         elif v.heights_mm is None:
             losses[v.index] = (None, "too few body voxels to measure heights")
         else:
-            exp = _expected_height(v.index, verts)
+            exp = expected_heights(v.index, verts)
             if exp is None:
                 losses[v.index] = (None, "no complete neighbouring vertebra to compare heights with")
             else:
@@ -312,19 +353,26 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         loss = losses[v.index][0]
         if loss is not None and loss >= cfg.collapse_abnormal_pct:
             abnormal |= (s >= v.s_from) & (s < v.s_to)
-    local = _rolling_median(sec.canal_area_mm2, s, cfg.narrowed_window_mm)
+    # voxel sampling makes each section's area scatter by a few percent: the profiles used for minima
+    # and compromise are running means over profile_smooth_mm, shorter than any clinical narrowing
+    win = max(1, int(round(cfg.profile_smooth_mm / cfg.step_mm)) | 1)
+    canal_area = _smooth_profile(sec.canal_area_mm2, win)
+    canal_ap = _smooth_profile(sec.canal_ap_mm, win)
+    local = _rolling_median(canal_area, s, cfg.narrowed_window_mm)
     with np.errstate(invalid="ignore"):
-        abnormal |= sec.canal_area_mm2 < (1 - cfg.narrowed_pct / 100.0) * local
-    cord_profile = np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan)
+        abnormal |= canal_area < (1 - cfg.narrowed_pct / 100.0) * local
+    cord_profile = _smooth_profile(np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan), win)
     if conus is not None:  # the tapering conus is not a compressed cord, nor a reference for one
         cord_profile[s > conus - cfg.conus_taper_mm] = np.nan
-    comp = {"canal": _compromise_profile(sec.canal_area_mm2, s, abnormal, cfg),
-            "canal_ap": _compromise_profile(sec.canal_ap_mm, s, abnormal, cfg),
-            "cord": _compromise_profile(cord_profile, s, abnormal, cfg)}
-    grades = _section_grades(sec, comp["cord"], cfg)
+    comp = {"canal": _Compromise(canal_area, s, abnormal, cfg), "canal_ap": _Compromise(canal_ap, s, abnormal, cfg),
+            "cord": _Compromise(cord_profile, s, abnormal, cfg)}
+    grades = _section_grades(sec, _cord_intrusion(sec, abnormal, cfg), cfg)
 
     # lesions
+    if modality is not None and modality not in ("CT", "MR"):
+        raise InputError("Unknown modality", expected="'CT' or 'MR'", found=repr(modality))
     lesions = find_lesions(labels, bc, verts, affine, min_volume_mm3=cfg.min_lesion_volume_mm3, image=image,
+                           modality=modality,
                            blastic_z=cfg.lesion_blastic_z, lytic_z=cfg.lesion_lytic_z,
                            mixed_fraction=cfg.lesion_mixed_fraction)
     voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
@@ -343,9 +391,9 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         if len(idx) == 0:
             why["canal"] = "no measurable cross-section of the canal at this level"
         else:
-            i_min = int(idx[np.nanargmin(sec.canal_area_mm2[idx])])
-            i_min = _plateau_centre(sec.canal_area_mm2, idx, i_min, 0.01 * sec.canal_area_mm2[i_min] + 0.5)
-            i_ap = int(idx[np.nanargmin(sec.canal_ap_mm[idx])])
+            i_min = int(idx[np.nanargmin(canal_area[idx])])
+            i_min = _plateau(canal_area, idx, i_min, 0.01 * canal_area[i_min] + 0.5)[0]
+            i_ap = int(idx[np.nanargmin(canal_ap[idx])])
             cidx = idx[np.isfinite(cord_profile[idx])]
             if len(cidx):
                 i_cord = int(cidx[np.nanargmin(cord_profile[cidx])])
@@ -355,10 +403,10 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         c_area = comp["canal"][i_min] if i_min is not None else None
         c_ap = comp["canal_ap"][i_ap] if i_ap is not None else None
         c_cord = comp["cord"][i_cord] if i_cord is not None else None
-        entry["canal_area_mm2"] = _r(sec.canal_area_mm2[i_min]) if i_min is not None else None
-        entry["canal_ap_mm"] = _r(sec.canal_ap_mm[i_ap]) if i_ap is not None else None
+        entry["canal_area_mm2"] = _r(canal_area[i_min]) if i_min is not None else None
+        entry["canal_ap_mm"] = _r(canal_ap[i_ap]) if i_ap is not None else None
         entry["canal_transverse_mm"] = _r(sec.canal_transverse_mm[i_min]) if i_min is not None else None
-        entry["cord_area_mm2"] = _r(sec.cord_area_mm2[i_cord]) if i_cord is not None else None
+        entry["cord_area_mm2"] = _r(cord_profile[i_cord]) if i_cord is not None else None
         entry["canal_compromise_pct"] = _r(c_area.pct) if c_area is not None else None
         entry["canal_compromise_ap_pct"] = _r(c_ap.pct) if c_ap is not None else None
         entry["cord_compression_pct"] = _r(c_cord.pct) if c_cord is not None else None
@@ -377,7 +425,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         entry["bilsky_basis"] = grade_why
         loss, loss_why = losses[v.index]
         entry["heights_mm"] = ({k: _r(float(v.heights_mm[np.argmin(np.abs(HEIGHT_BINS - b))]))
-                                for k, b in (("anterior", 0.8), ("middle", 0.0), ("posterior", -0.8))}
+                                for k, b in (("anterior", 0.6), ("middle", 0.0), ("posterior", -0.6))}
                                if v.heights_mm is not None else None)
         entry["height_loss_pct"] = _r(loss)
         genant = genant_from_height_loss(loss) if loss is not None else None
@@ -430,17 +478,20 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
                                       bilsky=grade, genant=entry["genant"], osseous_lesions=len(lv_lesions),
                                       sins_partial=sins["partial_total"] if sins else None))
     alert = decide_alert(findings, alert_config)
+    log.debug("measured %d levels (%s, confidence %.2f), %d lesions, alert %s", len(levels), naming.rule,
+              naming.confidence, len(lesions), alert.level.value)
 
     # worst cross-section over the whole canal
-    pcts = np.array([r.pct if r is not None and r.pct is not None else -np.inf for r in comp["canal"]])
+    pcts = np.array([-np.inf if (x := _pct(comp["canal"], i)) is None else x for i in range(len(s))])
     worst: dict[str, Any]
     if np.isfinite(pcts).any():
         w = int(np.argmax(pcts))
-        w = _plateau_centre(pcts, np.flatnonzero(np.isfinite(pcts)), w, 1.0)
+        w, w_lo, w_hi = _plateau(pcts, np.flatnonzero(np.isfinite(pcts)), w, 1.0)
         owner = next((v.name for v in verts if v.s_from <= s[w] < v.s_to), None)
         worst = {"level": owner, "canal_compromise_pct": _r(pcts[w]), "s_mm": _r(s[w]),
+                 "plateau_s_mm": [_r(s[w_lo]), _r(s[w_hi])],
                  "position_mm": [_r(x, 2) for x in sec.centre_mm[w]],
-                 "canal_area_mm2": _r(sec.canal_area_mm2[w]),
+                 "canal_area_mm2": _r(canal_area[w]),
                  "canal_compromise_ap_pct": _r(_pct(comp["canal_ap"], w)),
                  "cord_compression_pct": _r(_pct(comp["cord"], w)), "reason": None}
     else:
@@ -454,20 +505,21 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         "canal": "thecal sac = CSF ∪ cord; centreline through CSF ∪ cord ∪ epidural tumour",
         "cross_sections": f"planes perpendicular to the centreline every {cfg.step_mm} mm, nearest-neighbour "
                           f"sampling on {cfg.pixel_mm} mm pixels",
-        "canal_compromise_pct": "(1 - m_i / mean(m_above, m_below)) x 100, m = canal area at the level's smallest "
-                                f"cross-section; references = normal canal {cfg.length_mm} mm long starting "
+        "canal_compromise_pct": "(1 - m_i / mean(m_above, m_below)) x 100, m = canal area (running mean over "
+                                f"{cfg.profile_smooth_mm} mm) at the level's smallest cross-section; references = normal canal {cfg.length_mm} mm long starting "
                                 f"{cfg.gap_mm} mm beyond the abnormal run (Spinal Cord Toolbox)",
         "canal_compromise_ap_pct": "same formula on the canal's AP length through its lateral centre",
         "cord_compression_pct": "same formula on the spinal cord area (MSCC-style)",
         "abnormal_sections": "touched by epidural tumour, in a collapsed vertebra (height loss >= "
                              f"{cfg.collapse_abnormal_pct} %), or {cfg.narrowed_pct} % below the local median",
         "bilsky": "per cross-section with epidural tumour: 3 cord and no CSF (<= "
-                  f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches a cord compressed >= "
-                  f"{cfg.bilsky_cord_compressed_pct} %; 1c tumour touches the cord; 1b tumour touches the thecal "
+                  f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches the cord and fills >= "
+                  f"{cfg.bilsky_cord_intrusion_pct} % of the cord outline of the nearest normal sections; 1c tumour touches the cord; 1b tumour touches the thecal "
                   f"sac; 1a sac not reached. Level grade: highest reached on >= {cfg.bilsky_min_sections} sections",
-        "genant": "largest of anterior/middle/posterior height loss vs the median of up to two complete "
-                  "neighbours on each side (mean heights in AP bins over the central half of the body; the "
-                  "anterior/posterior losses extrapolated to the walls); 0 < 20 %, 1 20-25 %, 2 25-40 %, 3 > 40 %",
+        "genant": "largest of anterior/middle/posterior height loss vs heights expected from up to two "
+                  "complete neighbours on each side (line through them, a collapsed outlier dropped); heights "
+                  "are means in AP bins over the central half of the body, the loss profile fitted by a line and "
+                  "read at the walls; 0 < 20 %, 1 20-25 %, 2 25-40 %, 3 > 40 %",
         "level_extent": "from mid-disc above to mid-disc below the body",
         "sins": "imaging components only (location, lesion type, collapse, posterolateral); alignment and "
                 "pain are not scored",

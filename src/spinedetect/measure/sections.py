@@ -16,7 +16,7 @@ import numpy as np
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline
 
-__all__ = ["CrossSections", "sample_sections", "OUTSIDE"]
+__all__ = ["CrossSections", "sample_sections", "strip_area", "OUTSIDE"]
 
 #: Value given to plane pixels outside the image grid.
 OUTSIDE = 255
@@ -30,7 +30,8 @@ class CrossSections:
     canal's lateral centre; ``canal_transverse_mm`` the lateral extent; ``tumour_area_mm2`` epidural
     tumour; ``csf_area_mm2`` CSF only; ``cord_ap_mm`` the cord's AP length through its lateral centre;
     ``tumour_touches_cord`` / ``tumour_touches_sac`` whether tumour pixels are adjacent (4-neighbours in the
-    plane) to cord / to thecal sac (CSF or cord) pixels.
+    plane) to cord / to thecal sac (CSF or cord) pixels. ``cord_planes`` / ``tumour_planes`` (n, h, w) keep
+    the sampled cord and tumour masks (rows anterior, columns lateral; the same pixel grid in every plane).
     """
 
     s_mm: np.ndarray
@@ -46,6 +47,8 @@ class CrossSections:
     tumour_touches_cord: np.ndarray
     tumour_touches_sac: np.ndarray
     pixel_mm: float
+    cord_planes: np.ndarray | None = None
+    tumour_planes: np.ndarray | None = None
 
 
 def _shift_or(m: np.ndarray) -> np.ndarray:
@@ -97,6 +100,65 @@ def _trim_taper(valid: np.ndarray, edge: np.ndarray, has_canal: np.ndarray, s: n
         valid[s > s[last] - taper_mm] = False
 
 
+def _chord_integral(alpha: float, beta: float, t0: float, t1: float) -> float:
+    """Integral over t in [t0, t1] of sqrt(max(alpha - beta t^2, 0)) (an ellipse's chord profile)."""
+    edge = np.sqrt(alpha / beta)
+    t0, t1 = np.clip([t0, t1], -edge, edge)
+
+    def prim(t: float) -> float:
+        return 0.5 * (t * np.sqrt(max(alpha - beta * t * t, 0.0))
+                      + alpha / np.sqrt(beta) * np.arcsin(np.clip(t * np.sqrt(beta / alpha), -1.0, 1.0)))
+
+    return float(prim(t1) - prim(t0))
+
+
+def strip_area(strip_areas: np.ndarray, width: float) -> float:
+    """Area (mm²) of a convex-ish region cut into parallel strips of ``width`` mm (thick voxel slabs).
+
+    ``strip_areas`` are the areas inside consecutive strips (nearest-neighbour sampling assigns each
+    strip the chord at its centre). The interior strips are exact to first order; the two end strips
+    are where a thick slab over- or under-states the region by up to half a slab, so there the chord
+    profile is modelled as an ellipse's, c(x)^2 = alpha - beta (x - x0)^2, fitted to all strips, and
+    integrated from the inner edge of the end strip to the modelled end. Falls back to the plain sum
+    where the model does not fit (fewer than three strips, non-convex profile).
+    """
+    a = np.asarray(strip_areas, dtype=np.float64)
+    total = float(a.sum())
+    if len(a) < 3 or np.any(a <= 0):  # two strips cannot tell the region's width: keep the plain sum
+        return total
+    c = a / width
+    x = np.arange(len(a)) * width
+    x0 = float((x * c).sum() / c.sum())
+    # least squares of c^2 = alpha - beta * q, q = (x - x0)^2 (2x2 normal equations)
+    q, y = (x - x0) ** 2, c * c
+    n, sq, sqq, sy, sqy = len(q), q.sum(), (q * q).sum(), y.sum(), (q * y).sum()
+    det = n * sqq - sq * sq
+    if abs(det) < 1e-12:
+        return total
+    alpha = (sqq * sy - sq * sqy) / det
+    beta = -(n * sqy - sq * sy) / det
+    if not (alpha > 0 and beta > 0):
+        return total
+    edge = np.sqrt(alpha / beta)
+    lo, hi = x[0] - x0, x[-1] - x0
+    if not (-edge < lo and hi < edge):
+        return total
+    ends = _chord_integral(alpha, beta, -edge, lo + width / 2) + _chord_integral(alpha, beta, hi - width / 2, edge)
+    return float(a[1:-1].sum() + ends)
+
+
+def _strip_corrected(mask: np.ndarray, strip: np.ndarray, width: float, px2: float) -> float:
+    """Strip-corrected area of one plane's ``mask`` whose pixels lie in thick-slab ``strip`` indices."""
+    k = strip[mask]
+    if k.size == 0:
+        return 0.0
+    lo = int(k.min())
+    counts = np.bincount(k - lo).astype(np.float64) * px2
+    if np.any(counts == 0):  # a gap between strips: several pieces, keep the plain count
+        return float(counts.sum())
+    return strip_area(counts, width)
+
+
 def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *, radius_mm: float,
                     pixel_mm: float = 0.3, end_fraction: float = 0.75, end_taper_mm: float = 0.0,
                     chunk: int = 64) -> CrossSections:
@@ -117,12 +179,19 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
     n = len(centreline)
     px2 = pixel_mm * pixel_mm
     res = {k: np.full(n, np.nan) for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum")}
+    plain = {k: np.full(n, np.nan) for k in ("canal", "cord")}
     touch = np.zeros(n, dtype=bool)
     touch_sac = np.zeros(n, dtype=bool)
     at_edge = np.zeros(n, dtype=bool)
     has_canal = np.zeros(n, dtype=bool)
     valid = np.zeros(n, dtype=bool)
+    cord_planes = np.zeros((n,) + ya.shape, dtype=bool)
+    tumour_planes = np.zeros((n,) + ya.shape, dtype=bool)
     # plane axes and centres in voxel coordinates: vox = base + ya * va + xl * vl
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    thick = int(np.argmax(spacing))
+    anisotropic = spacing[thick] >= 1.5 * spacing.min()
+    e_thick = affine[:3, thick] / spacing[thick]
     base_all = (centreline.points_mm @ inv[:3, :3].T + inv[:3, 3]).astype(np.float32)
     va_all = (centreline.anterior @ inv[:3, :3].T).astype(np.float32)
     vl_all = (centreline.lateral @ inv[:3, :3].T).astype(np.float32)
@@ -135,18 +204,29 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
                         + xl[None] * vl_all[sl, ax, None, None]).astype(np.int64)
             inside &= (v >= 0) & (v < shape[ax])
             lin += np.clip(v, 0, shape[ax] - 1) * strides[ax]
+            if ax == thick:
+                strip = v
         lab = np.where(inside, flat[lin], OUTSIDE)
         csf = lab == Label.CSF
         cord = lab == Label.CORD
         tum = lab == Label.EPIDURAL_TUMOUR
         canal = csf | cord
+        cord_planes[sl] = cord
+        tumour_planes[sl] = tum
         # the canal (or tumour) touching the edge of the field of view makes the section unmeasurable
         edge = _shift_or(_shift_or(canal | tum)) & ~inside
         at_edge[sl] = edge.any(axis=(1, 2))
         has_canal[sl] = canal.any(axis=(1, 2))
         valid[sl] = ~at_edge[sl] & has_canal[sl]
-        res["canal"][sl] = canal.sum((1, 2)) * px2
-        res["cord"][sl] = cord.sum((1, 2)) * px2
+        res["canal"][sl] = plain["canal"][sl] = canal.sum((1, 2)) * px2
+        res["cord"][sl] = plain["cord"][sl] = cord.sum((1, 2)) * px2
+        if anisotropic:  # thick slabs cut across the plane: model the end strips (see strip_area)
+            for j, i in enumerate(range(*sl.indices(n))):
+                cos_t = abs(float(centreline.tangent[i] @ e_thick))
+                if cos_t < 0.7:
+                    width = spacing[thick] / np.sqrt(1.0 - cos_t * cos_t)
+                    res["canal"][i] = _strip_corrected(canal[j], strip[j], width, px2)
+                    res["cord"][i] = _strip_corrected(cord[j], strip[j], width, px2)
         res["csf"][sl] = csf.sum((1, 2)) * px2
         res["tum"][sl] = tum.sum((1, 2)) * px2
         res["ap"][sl] = _line_length(canal, pixel_mm)
@@ -159,6 +239,17 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         tum_d = _shift_or(tum)
         touch[sl] = (tum_d & cord).any(axis=(1, 2))
         touch_sac[sl] = (tum_d & canal).any(axis=(1, 2))
+    if anisotropic:
+        # a tumour makes the chord profile non-elliptical: there, keep the nearest-neighbour area plus
+        # the end-strip correction interpolated from the tumour-free sections around (ends are unchanged
+        # by a tumour that indents the sac from one side)
+        free = valid & (res["tum"] < px2) & np.isfinite(res["canal"])
+        hit = valid & ~free
+        if free.sum() >= 2 and hit.any():
+            for k in ("canal", "cord"):
+                delta = res[k] - plain[k]
+                res[k][hit] = plain[k][hit] + np.interp(centreline.s_mm[hit], centreline.s_mm[free], delta[free])
+                res[k][hit & (plain[k] == 0)] = 0.0
     _trim_ends(valid, res["canal"] + res["tum"], end_fraction)
     _trim_taper(valid, at_edge, has_canal, centreline.s_mm, end_taper_mm)
     for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum"):
@@ -169,4 +260,4 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         cord_area_mm2=res["cord"], cord_ap_mm=res["cord_ap"], csf_area_mm2=res["csf"],
         tumour_area_mm2=res["tum"], tumour_touches_cord=touch & valid,
         tumour_touches_sac=touch_sac & valid,
-        pixel_mm=pixel_mm)
+        pixel_mm=pixel_mm, cord_planes=cord_planes, tumour_planes=tumour_planes)

@@ -21,7 +21,7 @@ from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
 __all__ = ["LEVEL_NAMES", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "bone_coordinates",
-           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "HEIGHT_BINS", "find_lesions", "LesionSite"]
+           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS", "find_lesions", "LesionSite"]
 
 log = logging.getLogger(__name__)
 
@@ -149,109 +149,155 @@ def _disc_centres(labels: np.ndarray, bc: BoneCoordinates, min_gap_mm: float) ->
 
 def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centreline, *,
                     min_disc_gap_mm: float = 8.0, min_body_fraction: float = 0.25) -> list[Vertebra]:
-    """Vertebra instances ordered from superior to inferior (extent = mid-disc to mid-disc, in s mm)."""
+    """Vertebra instances ordered from superior to inferior.
+
+    Bodies are the face-connected pieces of body ∪ in-body lesion voxels; a piece that spans a disc
+    centre (bodies fused by thick slices or a collapse) is cut there. A vertebra's extent along the
+    canal runs from the mid-disc above to the mid-disc below, taken midway between the facing endplates
+    (the end of the canal at the ends). Posterior elements join the extent holding them.
+    """
     wall = _body_wall(bc)
     in_body = (bc.label == Label.VERTEBRAL_BODY) | ((bc.label == Label.OSSEOUS_LESION) & (bc.a >= wall))
     in_post = (bc.label == Label.POSTERIOR_ELEMENTS) | ((bc.label == Label.OSSEOUS_LESION) & (bc.a < wall))
     if not in_body.any():
         return []
-    discs = _disc_centres(labels, bc, min_disc_gap_mm)
-    if discs:
-        bounds = [-np.inf, *discs, np.inf]
-    else:
-        mask = np.zeros(labels.shape, dtype=bool)
-        mask[tuple(bc.ijk[in_body].T)] = True
-        comp, n = ndimage.label(mask)
-        cid = comp[tuple(bc.ijk[in_body].T)]
-        sizes = np.bincount(cid, minlength=n + 1)
-        spans = sorted((float(bc.s[in_body][cid == c].min()), float(bc.s[in_body][cid == c].max()))
-                       for c in range(1, n + 1) if sizes[c] >= 0.2 * sizes[1:].max())
-        bounds = [-np.inf] + [0.5 * (spans[k][1] + spans[k + 1][0]) for k in range(len(spans) - 1)] + [np.inf]
+    discs = np.array(_disc_centres(labels, bc, min_disc_gap_mm))
     body_idx = np.flatnonzero(in_body)
+    ijk = bc.ijk[body_idx]
+    lo = ijk.min(0)
+    box = np.zeros(tuple(ijk.max(0) - lo + 1), dtype=bool)
+    box[tuple((ijk - lo).T)] = True
+    comp, n = ndimage.label(box)
+    cid = comp[tuple((ijk - lo).T)]
+    pieces: list[np.ndarray] = []
+    for c in range(1, n + 1):
+        members = body_idx[cid == c]
+        sv = bc.s[members]
+        cuts = [d for d in discs if sv.min() + 5.0 < d < sv.max() - 5.0]
+        edges = [-np.inf, *cuts, np.inf]
+        for k in range(len(edges) - 1):
+            part = members[(sv >= edges[k]) & (sv < edges[k + 1])]
+            if len(part):
+                pieces.append(part)
+    sizes = np.array([len(p) for p in pieces])
+    ref = float(np.median(sizes[sizes >= 0.2 * sizes.max()]))
+    pieces = [p for p in pieces if len(p) >= max(10, min_body_fraction * ref)]
+    pieces.sort(key=lambda p: float(np.median(bc.s[p])))
+    centres = [float(np.median(bc.s[p])) for p in pieces]
+    # mid-disc = midway between the inferior endplate above and the superior endplate below (robust
+    # percentiles over the whole endplate, so its central concavity does not move the boundary)
+    bounds = [-np.inf]
+    for k in range(len(pieces) - 1):
+        bounds.append(0.5 * (float(np.percentile(bc.s[pieces[k]], 99.0))
+                             + float(np.percentile(bc.s[pieces[k + 1]], 1.0))))
+    bounds.append(np.inf)
     post_idx = np.flatnonzero(in_post)
-    pieces = []
-    for k in range(len(bounds) - 1):
-        lo, hi = bounds[k], bounds[k + 1]
-        b = body_idx[(bc.s[body_idx] >= lo) & (bc.s[body_idx] < hi)]
-        pieces.append((lo, hi, b))
-    counts = np.array([len(p[2]) for p in pieces])
-    interior = counts[1:-1] if len(counts) > 2 else counts
-    ref = float(np.median(interior[interior > 0])) if (interior > 0).any() else float(counts.max())
     shape = np.array(labels.shape)
     s_lo, s_hi = float(centreline.s_mm[0]), float(centreline.s_mm[-1])
     out: list[Vertebra] = []
-    for lo, hi, b in pieces:
-        if len(b) < max(10, min_body_fraction * ref):
-            continue
-        p = post_idx[(bc.s[post_idx] >= lo) & (bc.s[post_idx] < hi)]
+    for k, b in enumerate(pieces):
+        lo_s, hi_s = bounds[k], bounds[k + 1]
+        p = post_idx[(bc.s[post_idx] >= lo_s) & (bc.s[post_idx] < hi_s)]
         vox = bc.ijk[b]
         partial = bool(np.any(vox == 0) or np.any(vox == shape - 1))
-        s_from = lo if np.isfinite(lo) else max(s_lo, float(bc.s[b].min()))
-        s_to = hi if np.isfinite(hi) else min(s_hi, float(bc.s[b].max()))
-        disc_below = bool(np.isfinite(hi)) if discs else None
-        out.append(Vertebra(len(out), float(s_from), float(s_to), b, p, partial, disc_below))
+        s_from = lo_s if np.isfinite(lo_s) else max(s_lo, float(bc.s[b].min()))
+        s_to = hi_s if np.isfinite(hi_s) else min(s_hi, float(bc.s[b].max()))
+        disc_below = bool(np.any(discs > centres[k]) and (k == len(pieces) - 1 or
+                                                          np.any((discs > centres[k]) & (discs < centres[k + 1]))))
+        out.append(Vertebra(k, float(s_from), float(s_to), b, p, partial, disc_below if len(discs) else None))
     return out
 
 
 #: Relative AP positions (-1 posterior wall, +1 anterior wall) of the height bins.
-HEIGHT_BINS: np.ndarray = np.round(np.arange(-0.8, 0.81, 0.2), 2)
+HEIGHT_BINS: np.ndarray = np.round(np.arange(-0.6, 0.61, 0.2), 2)
 
 
 def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affine: np.ndarray
                  ) -> np.ndarray | None:
-    """Mean body height (mm, along the canal tangent) in AP bins centred on :data:`HEIGHT_BINS`.
+    """Mean body height (mm of canal arc length) in AP bins centred on :data:`HEIGHT_BINS`.
 
-    Each bin is 0.2 of the half depth wide and spans the central half of the body's width; its mean
-    height is its voxel volume over its footprint, which is not quantised to the voxel size on an
-    oblique grid. None when the body is too small to measure.
+    The body is cut into voxel slices along the grid axis closest to the lateral direction; in each slice
+    whose centre lies in the central half of the body's width, a bin's mean height is the slice's area
+    inside the bin (projected onto the sagittal plane) over the bin's width. Bins are 0.2 of the half
+    depth wide in the canal's own curved coordinate ``a``, so tilted and curved bodies are measured along
+    the canal; slices are averaged. None when the body is too small.
     """
     if len(v.body) < 50:
         return None
-    xyz = bc.xyz[v.body]
-    c = xyz.mean(0)
-    j = int(np.argmin(np.linalg.norm(centreline.points_mm - c, axis=1)))
-    ant, lat = centreline.anterior[j], centreline.lateral[j]
-    a, l = (xyz - c) @ ant, (xyz - c) @ lat
-    l_lo, l_hi = np.percentile(l, [0.5, 99.5])
+    a, l = bc.a[v.body], bc.l[v.body]
+    cols = affine[:3, :3]
+    spacing = np.linalg.norm(cols, axis=0)
+    j = min(int(np.median(bc.nearest[v.body])), len(centreline) - 1)
+    lat = centreline.lateral[j]
+    lat_ax = int(np.argmax(np.abs(cols.T @ lat) / spacing))
+    i_ax, j_ax = (ax for ax in range(3) if ax != lat_ax)
+    pixel_mm2 = float(abs(np.cross(cols[:, i_ax], cols[:, j_ax]) @ lat))
+    idx = bc.ijk[v.body][:, lat_ax]
+    uniq, g = np.unique(idx, return_inverse=True)
+    l_slice = np.bincount(g, weights=l) / np.bincount(g)
+    l_lo, l_hi = np.percentile(l, [1, 99])
     half_lr, l_c = 0.5 * (l_hi - l_lo), 0.5 * (l_hi + l_lo)
-    band = np.abs(l - l_c) <= 0.25 * half_lr
-    if band.sum() < 30:
+    central = np.flatnonzero(np.abs(l_slice - l_c) <= 0.25 * half_lr)
+    if len(central) == 0:
         return None
-    a_lo, a_hi = np.percentile(a[band], [0.5, 99.5])
+    sel = np.isin(g, central)
+    a_lo, a_hi = np.percentile(a[sel], [1, 99])
     half_ap, a_c = 0.5 * (a_hi - a_lo), 0.5 * (a_hi + a_lo)
-    if half_ap <= 0 or half_lr <= 0:
+    if half_ap <= 0:
         return None
-    ua = (a[band] - a_c) / half_ap
-    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
-    footprint = (0.2 * half_ap) * (0.5 * half_lr)
-    counts = np.array([np.count_nonzero(np.abs(ua - b) <= 0.1) for b in HEIGHT_BINS], dtype=np.float64)
-    return counts * voxel_mm3 / footprint
+    ua = (a[sel] - a_c) / half_ap
+    gs = g[sel]
+    out = np.full(len(HEIGHT_BINS), np.nan)
+    for k, b in enumerate(HEIGHT_BINS):
+        inbin = np.abs(ua - b) <= 0.1
+        per_slice = np.bincount(gs[inbin], minlength=len(uniq))[central]
+        if per_slice.any():
+            out[k] = float(per_slice[per_slice > 0].mean() * pixel_mm2 / (0.2 * half_ap))
+    return out
 
 
 def height_loss(heights: np.ndarray, expected: np.ndarray) -> tuple[float, dict[str, float]]:
     """Largest height loss (percent, >= 0) of a body vs its expected heights, both per HEIGHT_BINS.
 
-    The loss profile over the anterior (posterior) bins is extrapolated linearly to the anterior
-    (posterior) wall, where a wedge collapse is deepest; the middle is the central bin. Returns the
-    largest and the three losses.
+    The loss profile across the body is fitted with a line over all bins (a crush is flat, a wedge is
+    linear) and read at the anterior (+1) and posterior (-1) walls, where a wedge is deepest; the middle
+    (a biconcave collapse) is the central bin. Returns the largest and the three losses.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = 1.0 - heights / expected
-    front = HEIGHT_BINS >= 0.39
-    back = HEIGHT_BINS <= -0.39
+    ok = np.isfinite(loss)
+    if ok.sum() < 3:
+        return float("nan"), {}
+    slope, icpt = np.polyfit(HEIGHT_BINS[ok], loss[ok], 1)
+    mid = loss[len(loss) // 2] if ok[len(loss) // 2] else icpt
+    parts = {"anterior": 100.0 * float(icpt + slope), "middle": 100.0 * float(mid),
+             "posterior": 100.0 * float(icpt - slope)}
+    return max(0.0, max(parts.values())), parts
 
-    def wall(sel: np.ndarray, at: float) -> float:
-        x, y = HEIGHT_BINS[sel], loss[sel]
-        ok = np.isfinite(y)
-        if ok.sum() < 2:
-            return float(np.nanmean(y)) if ok.any() else float("nan")
-        k, b = np.polyfit(x[ok], y[ok], 1)
-        return float(k * at + b)
 
-    parts = {"anterior": 100.0 * wall(front, 1.0), "middle": 100.0 * float(loss[len(loss) // 2]),
-             "posterior": 100.0 * wall(back, -1.0)}
-    finite = [x for x in parts.values() if np.isfinite(x)]
-    return (max(0.0, max(finite)) if finite else float("nan")), parts
+def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 18.0) -> np.ndarray | None:
+    """Expected body heights (per HEIGHT_BINS) of vertebra ``k`` from up to two complete neighbours on
+    each side: a straight line through their heights against their position in the column (sizes grow
+    caudally; with neighbours on one side only, their median), after dropping the one neighbour that is shorter than the median of the others by more than
+    ``outlier_pct`` (a collapsed neighbour; natural level-to-level differences stay below it). The sacrum and partial bodies are never neighbours."""
+    usable = [v for v in verts if v.heights_mm is not None and not v.partial and not v.is_sacrum
+              and np.all(np.isfinite(v.heights_mm))]
+    neigh = [v for v in usable if v.index < k][-2:] + [v for v in usable if v.index > k][:2]
+    if not neigh:
+        return None
+    x = np.array([v.index for v in neigh], dtype=np.float64)
+    h = np.stack([v.heights_mm for v in neigh])  # type: ignore[misc]
+    if len(neigh) >= 3:
+        mean_h = h.mean(1)
+        dev = np.array([mean_h[i] / np.median(np.delete(mean_h, i)) - 1.0 for i in range(len(neigh))])
+        worst = int(np.argmin(dev))  # a collapsed neighbour is shorter than the others
+        if -dev[worst] * 100 > outlier_pct:
+            keep = np.arange(len(neigh)) != worst
+            x, h = x[keep], h[keep]
+    if (x < k).any() and (x > k).any():  # interpolate; never extrapolate (level sizes jitter)
+        coef = np.polyfit(x, h, 1)
+        return coef[0] * k + coef[1]
+    return np.median(h, axis=0)
 
 
 def parse_level_hint(hint: str) -> tuple[str, str]:
@@ -269,6 +315,11 @@ def _apply_names(verts: list[Vertebra], anchor: int, name: str) -> None:
     for v in verts:
         q = p + (v.index - anchor)
         v.name = LEVEL_NAMES[q] if 0 <= q < len(LEVEL_NAMES) else None
+
+
+def _hint_agrees(verts: list[Vertebra], hint: tuple[str, str]) -> bool:
+    which, name = hint
+    return (verts[-1] if which == "lowest" else verts[0]).name == name
 
 
 def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: float | None,
@@ -293,14 +344,25 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: fl
             _apply_names(verts, last.index, "S1")
             why = " and ".join(w for w, ok in (("longer than the bodies above", long_),
                                                 ("entirely in view", complete)) if ok)
-            return Naming("sacrum", 0.9 if long_ else 0.7,
-                          f"lowest vertebra has no disc below and is {why}: named S1")
+            conf = 0.9 if long_ else 0.7
+            detail = f"lowest vertebra has no disc below and is {why}: named S1"
+            conus_v = next((v for v in verts if conus_s_mm is not None and v.s_from <= conus_s_mm < v.s_to), None)
+            if conus_v is not None:  # a cross-check, not a rule: the conus lies at T12-L2 in most adults
+                agrees = conus_v.name in ("T12", "L1", "L2")
+                conf = min(0.95, conf + 0.05) if agrees else conf - 0.2
+                detail += f"; the conus at {conus_v.name} {'agrees' if agrees else 'is unusual: check the levels'}"
+            if hint is not None:
+                detail += f"; level hint {level_hint!r} {'agrees' if _hint_agrees(verts, hint) else 'disagrees'}"
+            return Naming("sacrum", round(conf, 2), detail)
     if conus_s_mm is not None:
         for v in verts:
             if v.s_from <= conus_s_mm < v.s_to:
                 _apply_names(verts, v.index, conus_level)
-                return Naming("conus", 0.5, f"the cord ends (conus) at this vertebra, taken as {conus_level}; "
-                              "the conus lies between T12 and L2 in most adults")
+                detail = (f"the cord ends (conus) at this vertebra, taken as {conus_level}; the conus lies "
+                          "between T12 and L2 in most adults")
+                if hint is not None:
+                    detail += f"; level hint {level_hint!r} {'agrees' if _hint_agrees(verts, hint) else 'disagrees'}"
+                return Naming("conus", 0.5, detail)
     if hint is not None:
         which, name = hint
         anchor = verts[-1].index if which == "lowest" else verts[0].index
@@ -312,13 +374,16 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: fl
 
 
 def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra], affine: np.ndarray,
-                 *, min_volume_mm3: float = 5.0, image: np.ndarray | None = None,
+                 *, min_volume_mm3: float = 5.0, image: np.ndarray | None = None, modality: str | None = None,
                  blastic_z: float = 1.0, lytic_z: float = -1.0, mixed_fraction: float = 0.25) -> list[Lesion]:
     """Osseous lesion instances: connected lesion voxels split by vertebra, with site, volume and type.
 
-    Type compares the lesion's intensities with the normal vertebral-body marrow of the same image:
-    voxels brighter than ``blastic_z`` standard deviations are blastic, darker than ``lytic_z`` lytic;
-    both above ``mixed_fraction`` of the lesion is mixed. Without an image the type is None.
+    Type (CT only) compares the lesion's attenuation with the normal vertebral-body marrow of the same
+    image (median, robust SD from the median absolute deviation): voxels denser than ``blastic_z`` SDs
+    are blastic, less dense than ``lytic_z``
+    lytic; both above ``mixed_fraction`` of the lesion is mixed. MR signal depends on the sequence (on
+    T1 lytic and blastic lesions are both dark), so on MR, or without an image, the type is None with
+    the reason.
     """
     sel = np.flatnonzero(bc.label == Label.OSSEOUS_LESION)
     if len(sel) == 0:
@@ -335,11 +400,12 @@ def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra],
     for v in verts:
         body_set[v.body] = True
     marrow = None
-    if image is not None:
+    if image is not None and modality == "CT":
         normal = bc.label == Label.VERTEBRAL_BODY
         if normal.sum() >= 20:
             vals = image[tuple(bc.ijk[normal].T)].astype(np.float64)
-            marrow = (float(np.median(vals)), float(max(np.std(vals), 1e-6)))
+            med = float(np.median(vals))  # robust: the cortex rim is a dense minority of the body label
+            marrow = (med, float(max(1.4826 * np.median(np.abs(vals - med)), 1e-6)))
     out: list[Lesion] = []
     for c in np.unique(cid):
         members = sel[cid == c]
@@ -357,7 +423,10 @@ def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra],
             vert = verts[vi] if vi >= 0 else None
             inv = 100.0 * n_body / body_count[vi] if vert is not None and body_count[vi] else None
             ltype, reason = None, "no image given: lesion type needs intensities"
-            if image is not None and marrow is None:
+            if image is not None and modality != "CT":
+                reason = ("lesion type is read from CT attenuation only; MR signal depends on the sequence"
+                          if modality == "MR" else "image modality not given (CT needed to type lesions)")
+            elif image is not None and marrow is None:
                 reason = "too little normal vertebral body to compare intensities with"
             elif marrow is not None:
                 z = (image[tuple(bc.ijk[part].T)].astype(np.float64) - marrow[0]) / marrow[1]
