@@ -203,7 +203,7 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
             model_info: dict[str, Any], started: float) -> StudyResult:
     """Measure, write every output into a staging folder, then move it into place in one rename."""
     report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
-                            config=cfg.measure, alert_config=cfg.alert).to_dict()
+                            config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
     staging = output / ".staging" / inp.key
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

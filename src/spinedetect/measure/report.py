@@ -386,7 +386,9 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
         idx = np.flatnonzero((s >= v.s_from) & (s < v.s_to) & sec.valid)
         why: dict[str, str] = {}
         entry: dict[str, Any] = {"name": v.name, "s_range_mm": [_r(v.s_from), _r(v.s_to)],
-                                 "partial": v.partial, "is_sacrum": v.is_sacrum}
+                                 "partial": v.partial, "is_sacrum": v.is_sacrum,
+                                 "body_center_mm": ([_r(float(x), 2) for x in bc.xyz[v.body].mean(axis=0)]
+                                                    if len(v.body) else None)}
         i_min = i_ap = i_cord = None
         if len(idx) == 0:
             why["canal"] = "no measurable cross-section of the canal at this level"
