@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CompromiseResult", "compromise_at"]
+__all__ = ["CompromiseResult", "compromise_at", "plateau_run"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,19 @@ def compromise_at(profile: np.ndarray, s_mm: np.ndarray, index: int, abnormal: n
     if ref <= 0:
         return CompromiseResult(None, value, ref_a, ref_b, note="reference value is zero")
     return CompromiseResult((1.0 - value / ref) * 100.0, value, ref_a, ref_b, note)
+
+
+def plateau_run(values: np.ndarray, idx: np.ndarray, best: int, tol: float) -> tuple[int, int, int]:
+    """(middle, first, last) of the contiguous run of ``idx`` (sorted section indices) around ``best``
+    whose values are within ``tol`` of ``values[best]``: a flat narrowing is reported at its centre.
+
+    Used for the worst cross-section both in the phantom truth and in measurements, so that on a
+    plateau-shaped narrowing both name the same point.
+    """
+    pos = int(np.searchsorted(idx, best))
+    lo = hi = pos
+    while lo > 0 and idx[lo - 1] == idx[lo] - 1 and abs(values[idx[lo - 1]] - values[best]) <= tol:
+        lo -= 1
+    while hi < len(idx) - 1 and idx[hi + 1] == idx[hi] + 1 and abs(values[idx[hi + 1]] - values[best]) <= tol:
+        hi += 1
+    return int(idx[(lo + hi) // 2]), int(idx[lo]), int(idx[hi])

@@ -27,7 +27,7 @@ from spinedetect.grading import (
 )
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import fit_centreline, voxel_to_world
-from spinedetect.measure.compromise import CompromiseResult, compromise_at
+from spinedetect.measure.compromise import CompromiseResult, compromise_at, plateau_run
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
@@ -208,18 +208,6 @@ def _pct(results: _Compromise, i: int | None) -> float | None:
     return results[i].pct  # type: ignore[union-attr]
 
 
-def _plateau(values: np.ndarray, idx: np.ndarray, best: int, tol: float) -> tuple[int, int, int]:
-    """(middle, first, last) of the contiguous run of ``idx`` (sorted section indices) around ``best``
-    whose values are within ``tol`` of ``values[best]``: a flat narrowing is reported at its centre."""
-    pos = int(np.searchsorted(idx, best))
-    lo = hi = pos
-    while lo > 0 and idx[lo - 1] == idx[lo] - 1 and abs(values[idx[lo - 1]] - values[best]) <= tol:
-        lo -= 1
-    while hi < len(idx) - 1 and idx[hi + 1] == idx[hi] + 1 and abs(values[idx[hi + 1]] - values[best]) <= tol:
-        hi += 1
-    return int(idx[(lo + hi) // 2]), int(idx[lo]), int(idx[hi])
-
-
 def _cord_intrusion(sec: CrossSections, abnormal: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
     """Fraction of the expected cord that epidural tumour occupies, per section (0 where not assessed).
 
@@ -394,7 +382,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
             why["canal"] = "no measurable cross-section of the canal at this level"
         else:
             i_min = int(idx[np.nanargmin(canal_area[idx])])
-            i_min = _plateau(canal_area, idx, i_min, 0.01 * canal_area[i_min] + 0.5)[0]
+            i_min = plateau_run(canal_area, idx, i_min, 0.01 * canal_area[i_min] + 0.5)[0]
             i_ap = int(idx[np.nanargmin(canal_ap[idx])])
             cidx = idx[np.isfinite(cord_profile[idx])]
             if len(cidx):
@@ -488,7 +476,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     worst: dict[str, Any]
     if np.isfinite(pcts).any():
         w = int(np.argmax(pcts))
-        w, w_lo, w_hi = _plateau(pcts, np.flatnonzero(np.isfinite(pcts)), w, 1.0)
+        w, w_lo, w_hi = plateau_run(pcts, np.flatnonzero(np.isfinite(pcts)), w, 1.0)
         owner = next((v.name for v in verts if v.s_from <= s[w] < v.s_to), None)
         worst = {"level": owner, "canal_compromise_pct": _r(pcts[w]), "s_mm": _r(s[w]),
                  "plateau_s_mm": [_r(s[w_lo]), _r(s[w_hi])],

@@ -15,7 +15,7 @@ import numpy as np
 
 from spinedetect.alert import AlertConfig, LevelFindings, decide_alert
 from spinedetect.grading import BilskyGrade, genant_from_height_loss, sins_location_score, sins_partial_score
-from spinedetect.measure.compromise import compromise_at
+from spinedetect.measure.compromise import compromise_at, plateau_run
 from spinedetect.phantom.model import SpineModel
 from spinedetect.phantom.pathology import GRID_MM, section_grade, section_grid
 
@@ -145,6 +145,10 @@ class CanalProfile:
     grade: list[BilskyGrade | None]
 
 
+#: Epidural tumour area (mm²) a cross-section needs for its Bilsky grade to count (measure's default too).
+MIN_GRADED_TUMOUR_MM2 = 1.0
+
+
 def canal_profile(model: SpineModel) -> CanalProfile:
     """Canal area / AP / cord area at every centreline sample, exact to the 0.1 mm grid."""
     t = model.tables
@@ -171,7 +175,10 @@ def canal_profile(model: SpineModel) -> CanalProfile:
         ap[i] = np.count_nonzero(lsec["csf"] | lsec["cord"]) * 0.01
         if np.isfinite(cord[i]):
             cord[i] = np.count_nonzero(sec["cord"]) * GRID_MM ** 2
-        grade[i] = section_grade(sec)
+        # A tumour tail thinner than this is invisible on any label map at clinical resolutions: it keeps the
+        # cross-section out of the compromise references (abnormal) but does not grade the level.
+        if np.count_nonzero(sec["tumour"]) * GRID_MM ** 2 >= MIN_GRADED_TUMOUR_MM2:
+            grade[i] = section_grade(sec)
     return CanalProfile(model.s, area, ap, cord, tumour, grade)
 
 
@@ -180,6 +187,7 @@ def _min_and_compromise(values: np.ndarray, s: np.ndarray, sel: np.ndarray, abno
     if idx.size == 0:
         return None, None, None
     i = int(idx[np.argmin(values[idx])])
+    i = plateau_run(values, idx, i, 0.01 * values[i] + 0.5)[0]  # a flat narrowing: its centre
     res = compromise_at(values, s, i, abnormal)
     return float(values[i]), res.pct, i
 
