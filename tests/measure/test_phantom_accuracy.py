@@ -68,14 +68,17 @@ def test_phantom_sweep_acceptance():
     for name in ("compromise", "bilsky", "bilsky_subvoxel", "genant", "alert", "worst_level_ok", "worst_pos_mm",
                  "worst_plateau_mm", "naming_ok", "failures"):
         getattr(mr, name).extend(getattr(ct, name))
+    # The truth no longer grades sub-1 mm² tumour tails, so every Bilsky pair counts (the sub-voxel pairs
+    # are still printed apart for the record, then scored with the rest).
+    split = mr.figures()
+    mr.bilsky.extend(mr.bilsky_subvoxel)
     f = mr.figures()
+    f["bilsky_exact_without_subvoxel"] = split["bilsky_exact"]
     print(json.dumps(f))
     print("\n".join(mr.failures))
     assert f["compromise_mae_pp"] <= 3.0
     assert f["worst_within_one_level"] >= 0.95
-    assert f["worst_plateau_within_5mm"] >= 0.9
-    # Bilsky over levels whose epidural tumour is resolvable (thicker than a voxel somewhere in the level);
-    # sub-voxel taper tails of a neighbouring level's tumour are counted apart (phantom_eval docstring)
+    assert f["worst_within_5mm"] >= 0.9 and f["worst_plateau_within_5mm"] >= 0.9
     assert f["bilsky_exact"] >= 0.9 and f["bilsky_kappa_linear"] >= 0.9
     assert f["genant_exact"] >= 0.85
     assert f["alert_exact"] >= 0.95 and f["urgent_called_none"] == 0
