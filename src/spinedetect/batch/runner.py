@@ -177,8 +177,11 @@ def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | N
 
 
 def _series_text(inp: StudyInput) -> str | None:
+    """What a reader needs to know of the series used: modality, description, orientation, size."""
     if inp.series is not None:
-        return inp.series.summary()
+        se = inp.series
+        orientation = se.orientation.value if se.orientation is not None else "?"
+        return f"{se.modality or '?'} '{se.description}', {orientation}, {'x'.join(str(n) for n in se.shape)}"
     return inp.path.name if inp.path is not None else None
 
 

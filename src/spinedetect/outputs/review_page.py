@@ -60,12 +60,12 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#111;color:#eee}
 header{padding:12px 20px;background:#1d1d1d;border-bottom:1px solid #333}
 h1{font-size:20px;margin:0} .meta{color:#aaa;font-size:13px}
-table{border-collapse:collapse;width:100%} th,td{padding:6px 10px;border-bottom:1px solid #333;text-align:left}
+table{border-collapse:collapse;width:100%} th,td{padding:6px 10px;text-align:left;vertical-align:top} tr.detail td{border-bottom:1px solid #333;padding-top:0}
 th{background:#222;position:sticky;top:0} tr.study:hover{background:#1b2633}
 .badge{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px}
 .urgent{background:#c62828;color:#fff} .watch{background:#f9a825;color:#000} .none{background:#2e7d32;color:#fff}
 .failed{background:#6a1b9a;color:#fff} .reasons{margin:0;padding-left:18px;color:#ddd}
-.images img{height:260px;margin:4px;border:1px solid #444;background:#000}
+.images img{max-height:320px;max-width:100%;margin:4px;border:1px solid #444;background:#000}
 details summary{cursor:pointer;color:#8ab4f8} .warning{padding:10px 20px;color:#ff8a80;font-weight:600} .note{padding:10px 20px;color:#aaa;font-size:12px}
 """
 
@@ -106,8 +106,9 @@ def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedete
             f'<tr class="study" data-alert="{group}" id="study-{n}">'
             f'<td>{n}</td><td><span class="badge {group}">{group}</span></td>'
             f"<td><code>{html.escape(e.key)}</code>{who}</td><td>{html.escape(e.worst_level or '')}</td>"
-            f"<td>{pct}</td><td>{html.escape(e.bilsky or '')}</td><td>{html.escape(e.series or '')}</td>"
-            f"<td>{detail}<details{' open' if group == 'urgent' else ''}><summary>images</summary><div class=\"images\">{images}</div></details></td></tr>")
+            f"<td>{pct}</td><td>{html.escape(e.bilsky or '')}</td><td>{html.escape(e.series or '')}</td></tr>"
+            f'<tr class="detail"><td></td><td colspan="6">{detail}<details{" open" if group == "urgent" else ""}>'
+            f'<summary>images</summary><div class="images">{images}</div></details></td></tr>')
     counts = {g: sum(1 for e in entries if _group(e) == g) for g in _GROUP}
     summary = ", ".join(f"{counts[g]} {g}" for g in _GROUP)
     return (
@@ -116,7 +117,7 @@ def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedete
         f"<header><h1>{html.escape(title)}</h1><div class=\"meta\">{html.escape(subtitle)} — "
         f"{len(entries)} studies: {summary}</div></header>"
         "<table><thead><tr><th>#</th><th>alert</th><th>study</th><th>worst level</th><th>canal compromise</th>"
-        "<th>Bilsky</th><th>series</th><th>reasons</th></tr></thead><tbody>"
+        "<th>Bilsky</th><th>series</th></tr></thead><tbody>"
         + "".join(rows) +
         "</tbody></table><p id=\"img-warning\" class=\"warning\" hidden></p><p class=\"note\">Research software, not a medical device. Every alert needs a "
         "radiologist's reading of the images.</p>" + _CHECK_SCRIPT + "</body></html>")
