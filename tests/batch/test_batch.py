@@ -187,3 +187,16 @@ def test_second_run_on_same_output_is_refused(phantom_batch, tmp_path):
     with OutputLock(tmp_path / "out"):
         with pytest.raises(InputError, match="in use by another spinedetect run"):
             run_batch(inp, tmp_path / "out", TruthModel(truths))
+
+
+def test_show_identity_puts_the_patient_on_the_page_only(phantom_batch, tmp_path):
+    from spinedetect.batch import BatchConfig
+
+    inp, truths, _ = phantom_batch
+    any_dicom = next((inp / "site2" / "exam").iterdir())
+    name = str(pydicom.dcmread(any_dicom, stop_before_pixels=True).PatientName)
+    run_batch(inp / "site2", tmp_path / "out", TruthModel(truths), config=BatchConfig(show_identity=True))
+    assert name in (tmp_path / "out" / "index.html").read_text()
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file() and path.suffix != ".dcm" and path.name != "index.html":
+            assert name.encode() not in path.read_bytes(), path

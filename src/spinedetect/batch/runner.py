@@ -162,8 +162,7 @@ class OutputLock:
         self._fh.close()
 
 
-def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | None, seconds: float,
-                        patient: str | None) -> StudyResult:
+def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | None, seconds: float) -> StudyResult:
     worst = report.get("worst") or {}
     level = worst.get("level")
     bilsky = None
@@ -173,7 +172,7 @@ def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | N
     alert = report.get("alert") or {}
     return StudyResult(inp.key, inp.source, "ok", series=series, alert=alert.get("level"), worst_level=level,
                        canal_compromise_pct=worst.get("canal_compromise_pct"), bilsky=bilsky,
-                       seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])), patient=patient)
+                       seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])))
 
 
 def _series_text(inp: StudyInput) -> str | None:
@@ -194,11 +193,15 @@ def _load(inp: StudyInput, cfg: BatchConfig) -> Volume:
     return load_volume(inp.path, limits=cfg.io.limits, rules=cfg.io.assembly)
 
 
-def _patient_label(inp: StudyInput) -> str | None:
-    if inp.series is None:
+def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
+    """Patient name / ID for the review page, read only when ``show_identity`` asks for it."""
+    if not cfg.show_identity or inp.series is None:
         return None
-    h = inp.series.headers
-    name, pid = h.get("patient_name"), h.get("patient_id")
+    try:
+        ds = read_series_headers(inp.series)[0]
+    except (InputError, IndexError):
+        return None
+    name, pid = ds.get("PatientName"), ds.get("PatientID")
     return " / ".join(str(x) for x in (name, pid) if x) or None
 
 
@@ -227,7 +230,7 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
     title = f"{inp.key}  alert: {report['alert']['level']}"
     for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title):
         written.append(p.relative_to(staging).as_posix())
-    result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started, _patient_label(inp))
+    result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
               "alert": result.alert, "worst_level": result.worst_level,
               "canal_compromise_pct": result.canal_compromise_pct, "bilsky": result.bilsky,
@@ -271,11 +274,11 @@ def _complete(output: Path, key: str) -> dict[str, Any] | None:
     return record
 
 
-def _from_record(inp: StudyInput, record: dict[str, Any]) -> StudyResult:
+def _from_record(inp: StudyInput, record: dict[str, Any], cfg: BatchConfig) -> StudyResult:
     return StudyResult(inp.key, inp.source, "ok", series=record.get("series"), alert=record.get("alert"),
                        worst_level=record.get("worst_level"), canal_compromise_pct=record.get("canal_compromise_pct"),
                        bilsky=record.get("bilsky"), seconds=record.get("seconds"),
-                       reasons=list(record.get("reasons", [])), patient=_patient_label(inp),
+                       reasons=list(record.get("reasons", [])), patient=_patient_label(inp, cfg),
                        finished_utc=record.get("finished_utc"))
 
 
@@ -341,24 +344,24 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
             f.result()
 
 
-def _failed_record(output: Path, inp: StudyInput) -> StudyResult | None:
+def _failed_record(output: Path, inp: StudyInput, cfg: BatchConfig) -> StudyResult | None:
     try:
         data = json.loads((output / ".failed" / f"{inp.key}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    data["patient"] = _patient_label(inp)
+    data["patient"] = _patient_label(inp, cfg)
     return StudyResult(**{k: data.get(k) for k in StudyResult.__dataclass_fields__ if k in data})
 
 
-def collect_results(output: Path, inputs: list[StudyInput]) -> list[StudyResult]:
+def collect_results(output: Path, inputs: list[StudyInput], cfg: BatchConfig) -> list[StudyResult]:
     """Every input's latest outcome from disk: its complete study folder, else its failure record."""
     results = []
     for inp in inputs:
         record = _complete(output, inp.key)
         if record is not None:
-            results.append(_from_record(inp, record))
+            results.append(_from_record(inp, record, cfg))
             continue
-        failed = _failed_record(output, inp)
+        failed = _failed_record(output, inp, cfg)
         results.append(failed if failed is not None else
                        StudyResult(inp.key, inp.source, "failed", error="not processed (run interrupted?)"))
     return results
@@ -440,11 +443,11 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
             work()
             if barrier is not None:
                 barrier()
-            results = collect_results(output, inputs)
+            results = collect_results(output, inputs, config)
             _write_batch_files(output, skipped, results, config, model_info, input_path)
     else:
         work()
         if barrier is not None:
             barrier()
-        results = collect_results(output, inputs)
+        results = collect_results(output, inputs, config)
     return BatchResult(output, results, skipped)
