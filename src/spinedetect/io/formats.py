@@ -10,13 +10,12 @@ dimensions or vector pixels are refused.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from spinedetect.atomic import atomic_path
 from spinedetect.errors import InputError
 from spinedetect.io.settings import InputLimits
 from spinedetect.io.volume import Volume
@@ -128,14 +127,8 @@ def write_nifti(volume: Volume, path: str | Path) -> Path:
                          found=path.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else ".nii"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=suffix) as tmp:
         img = volume.to_nifti()
         img.header.set_xyzt_units("mm")
         nib.save(img, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

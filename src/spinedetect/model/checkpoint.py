@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import platform
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from spinedetect.atomic import atomic_write_bytes
 from spinedetect.errors import InputError
 
 __all__ = ["FORMAT", "file_sha256", "state_sha256", "package_versions", "save_checkpoint", "load_checkpoint",
@@ -66,18 +66,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> str:
     torch.save(payload, buf)
     data = buf.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    _atomic_write(path, data)
-    _atomic_write(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n".encode())
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n".encode())
     return digest
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
