@@ -47,3 +47,27 @@ def test_bad_config_values():
         PreprocessConfig(spacing_mm=(0.0, 1.0, 1.0))
     with pytest.raises(ValueError):
         PreprocessConfig(ct_window=(100.0, -100.0))
+
+
+@pytest.mark.parametrize("dst_shape", [(23, 19, 7), (40, 35, 1)])
+def test_trilinear_resampling_equals_scipy_constant_mode(dst_shape, monkeypatch):
+    from scipy import ndimage
+
+    import spinedetect.preprocess.transforms as transforms
+
+    rng = np.random.default_rng(3)
+    data = rng.random((3, 17, 13, 9 if dst_shape[2] > 1 else 1), dtype=np.float32)
+    rot = np.array([[np.cos(0.3), -np.sin(0.3), 0.0], [np.sin(0.3), np.cos(0.3), 0.0], [0.0, 0.0, 1.0]])
+    src_affine = np.eye(4)
+    src_affine[:3, :3] = rot @ np.diag([1.7, 1.9, 2.5])
+    src_affine[:3, 3] = [-4.0, 3.0, -1.0]
+    # oblique, partly outside the source (the outside must be exactly 0, as scipy's mode="constant")
+    dst_affine = np.array([[0.0, 1.1, 0.0, -6.0], [-0.9, 0.0, 0.0, 20.0], [0.0, 0.0, 2.5, -1.0], [0, 0, 0, 1]])
+    monkeypatch.setattr(transforms, "_SLAB_VOXELS", 300)  # several slabs even on this tiny grid
+    got = resample_to_grid(data, src_affine, dst_shape, dst_affine, order=1)
+    to_src = np.linalg.inv(src_affine) @ dst_affine
+    want = np.stack([ndimage.affine_transform(d, to_src[:3, :3], offset=to_src[:3, 3], output_shape=dst_shape,
+                                              order=1, mode="constant") for d in data])
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.abs(got - want).max() < 1e-5
+    assert ((got == 0) == (want == 0)).mean() > 0.999 and (want == 0).any() and (want > 0).any()

@@ -84,11 +84,51 @@ def resample_to_grid(data: np.ndarray, src_affine: np.ndarray, dst_shape: tuple[
     """Resample channels ``data`` (C, X, Y, Z) on ``src_affine`` onto the grid (dst_shape, dst_affine).
 
     Both affines map voxel indices to RAS world mm; voxels of the destination that fall outside the
-    source get 0. ``order`` 1 = trilinear (probabilities), 0 = nearest (labels).
+    source get 0. ``order`` 1 = trilinear (probabilities), 0 = nearest (labels). Trilinear runs through
+    torch's ``grid_sample`` (all channels at once, multi-threaded) in slabs of destination slices, and
+    equals scipy's ``affine_transform(order=1, mode="constant")`` to float32 rounding.
     """
     to_src = np.linalg.inv(np.asarray(src_affine, dtype=np.float64)) @ np.asarray(dst_affine, dtype=np.float64)
+    if order == 1:
+        return _trilinear_to_grid(np.asarray(data, dtype=np.float32), to_src, tuple(dst_shape))
     out = np.empty((data.shape[0], *dst_shape), dtype=np.float32 if order else data.dtype)
     for c in range(data.shape[0]):
         out[c] = ndimage.affine_transform(np.asarray(data[c]), to_src[:3, :3], offset=to_src[:3, 3],
                                           output_shape=tuple(dst_shape), order=order, mode="constant", cval=0.0)
+    return out
+
+
+#: destination voxels resampled per grid_sample call: bounds the sampling grid's memory (~12 bytes each)
+_SLAB_VOXELS = 1 << 21
+
+
+def _trilinear_to_grid(data: np.ndarray, to_src: np.ndarray, dst_shape: tuple[int, int, int]) -> np.ndarray:
+    """Trilinear resampling of (C, X, Y, Z) float32 through the destination->source voxel map ``to_src``."""
+    src_shape = np.array(data.shape[1:], dtype=np.float64)
+    # channels-last: the C values of one source voxel sit together, so each sample gathers 8 contiguous runs
+    source = torch.from_numpy(np.ascontiguousarray(data))[None].contiguous(memory_format=torch.channels_last_3d)
+    # grid_sample's normalised coordinates with align_corners=True put -1 and +1 on the first and last voxel
+    # centres; along a one-voxel axis the coordinate is ignored, so there it is kept as the raw index (which
+    # must be ~0 to fall inside).
+    multi = src_shape > 1
+    scale = np.where(multi, 2.0 / np.maximum(src_shape - 1, 1), 1.0)
+    to_norm = np.diag(scale) @ to_src[:3]  # (3, 4): destination index -> source normalised coordinate
+    to_norm[:, 3] -= np.where(multi, 1.0, 0.0)
+    tol = 1e-6 * scale
+    lo = torch.from_numpy(np.where(multi, -1.0, 0.0) - tol).float()
+    hi = torch.from_numpy(np.where(multi, 1.0, 0.0) + tol).float()
+    coef = torch.from_numpy(to_norm).float()
+    nx, ny, nz = dst_shape
+    i = torch.arange(nx, dtype=torch.float32)[:, None, None, None]
+    j = torch.arange(ny, dtype=torch.float32)[None, :, None, None]
+    out = np.empty((data.shape[0], *dst_shape), dtype=np.float32)
+    slab = max(1, _SLAB_VOXELS // max(1, nx * ny))
+    for k0 in range(0, nz, slab):
+        k = torch.arange(k0, min(nz, k0 + slab), dtype=torch.float32)[None, None, :, None]
+        grid = i * coef[:, 0] + j * coef[:, 1] + (k * coef[:, 2] + coef[:, 3])  # (nx, ny, nk, 3)
+        # scipy's mode="constant": a point outside the source on any axis is 0, no interpolation beyond the edge
+        inside = ((grid >= lo) & (grid <= hi)).all(dim=-1)
+        sampled = torch.nn.functional.grid_sample(source, grid.flip(-1)[None], mode="bilinear",
+                                                  padding_mode="border", align_corners=True)[0]
+        out[:, :, :, k0:k0 + k.shape[2]] = (sampled * inside).numpy()
     return out
