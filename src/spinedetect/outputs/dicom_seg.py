@@ -25,13 +25,17 @@ from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES
 from spinedetect.outputs.dicom_codes import SEGMENT_CODES
 
-__all__ = ["frame_world_points_ras", "labels_on_source_frames", "build_segmentation",
+__all__ = ["frame_geometry_ras", "labels_on_source_frames", "build_segmentation",
            "write_dicom"]
 
 log = logging.getLogger(__name__)
 
-def frame_world_points_ras(ds: Dataset) -> np.ndarray:
-    """World RAS mm coordinates (rows, cols, 3) of the pixel centres of a single-frame image."""
+def frame_geometry_ras(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """Plane geometry of a single-frame image in world RAS mm.
+
+    Returns (first pixel centre, step per row, step per column, (rows, cols)): the centre of pixel
+    (r, c) is ``origin + r * row_step + c * col_step``.
+    """
     try:
         ipp = np.asarray(ds.ImagePositionPatient, dtype=np.float64)
         iop = np.asarray(ds.ImageOrientationPatient, dtype=np.float64)
@@ -41,24 +45,29 @@ def frame_world_points_ras(ds: Dataset) -> np.ndarray:
         raise InputError("Source image lacks plane geometry", expected="ImagePositionPatient, "
                          "ImageOrientationPatient, PixelSpacing, Rows, Columns",
                          found=f"missing {exc.args[0] if exc.args else 'attribute'}") from None
-    row_dir, col_dir = iop[:3], iop[3:]  # row_dir: direction of increasing column index
-    r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    lps = ipp + c[..., None] * col_spacing * row_dir + r[..., None] * row_spacing * col_dir
-    return lps * np.array([-1.0, -1.0, 1.0])
+    lps_to_ras = np.array([-1.0, -1.0, 1.0])
+    # IOP's first triplet is the direction of increasing column index, the second of increasing row index
+    return (ipp * lps_to_ras, iop[3:] * row_spacing * lps_to_ras, iop[:3] * col_spacing * lps_to_ras,
+            (rows, cols))
 
 
 def labels_on_source_frames(labels: Volume, source_images: Sequence[Dataset]) -> np.ndarray:
     """Sample a label map at every source frame's pixel centres: uint8 array (frames, rows, cols)."""
     inv = np.linalg.inv(labels.affine)
-    shape = np.array(labels.shape)
     frames = []
     for ds in source_images:
-        pts = frame_world_points_ras(ds)
-        ijk = np.rint(pts @ inv[:3, :3].T + inv[:3, 3]).astype(np.int64)
-        inside = np.all((ijk >= 0) & (ijk < shape), axis=-1)
-        frame = np.zeros(pts.shape[:2], dtype=np.uint8)
-        idx = ijk[inside]
-        frame[inside] = labels.array[idx[:, 0], idx[:, 1], idx[:, 2]]
+        origin, row_step, col_step, (rows, cols) = frame_geometry_ras(ds)
+        # the pixel -> voxel map is affine, so each voxel axis is a (rows, 1) + (1, cols) sum
+        start, per_row, per_col = inv[:3, :3] @ origin + inv[:3, 3], inv[:3, :3] @ row_step, inv[:3, :3] @ col_step
+        r, c = np.arange(rows, dtype=np.float64)[:, None], np.arange(cols, dtype=np.float64)[None, :]
+        inside = np.ones((rows, cols), dtype=bool)
+        index = []
+        for axis in range(3):
+            ax = np.rint(start[axis] + r * per_row[axis] + c * per_col[axis]).astype(np.int64)
+            inside &= (ax >= 0) & (ax < labels.shape[axis])
+            index.append(ax)
+        frame = np.zeros((rows, cols), dtype=np.uint8)
+        frame[inside] = labels.array[index[0][inside], index[1][inside], index[2][inside]]
         frames.append(frame)
     return np.stack(frames)
 
@@ -94,7 +103,7 @@ def build_segmentation(labels: Volume, source_images: Sequence[Dataset], *, seri
         series_number=series_number,
         sop_instance_uid=hd.UID() if entropy is None else _uid(entropy + ["sop"]),
         instance_number=1, manufacturer="spinedetect", manufacturer_model_name=model_name,
-        software_versions=__version__, device_serial_number="0", omit_empty_frames=False,
+        software_versions=__version__, device_serial_number="0",
         series_description="spinedetect segmentation",
     )
     return seg
