@@ -348,6 +348,15 @@ class SpineModel:
                             + ((s - mid) / (0.75 * half_h)) ** 2 <= 1.0)
         return inside, nucleus
 
+    def _draw_disc(self, sub: np.ndarray, where: np.ndarray, upper: Level | None, lower: Level | None,
+                   s: np.ndarray, a: np.ndarray, r: np.ndarray) -> None:
+        """Paint annulus and nucleus of the disc between ``upper`` and ``lower`` into ``sub[where]``."""
+        disc, nucleus = self._disc(upper, lower, s[where], a[where], r[where])
+        v = sub[where]
+        v[disc] = Tissue.DISC_ANNULUS
+        v[nucleus] = Tissue.DISC_NUCLEUS
+        sub[where] = v
+
     def _posterior(self, lv: Level, s, a, r) -> np.ndarray:
         """Posterior elements of ``lv``: pedicles, laminae, articular pillars, spinous/transverse processes."""
         t = self.tables
@@ -485,23 +494,15 @@ class SpineModel:
             sub = out[m]
             sub[pe] = Tissue.PE_BONE
             own = lvl[m] == li
-            # disc above this level (the top level gets the disc above it too) and below the last one
+            # each disc is split between the two levels' extents at its middle: a level draws the part of
+            # the disc above it (the top level: the whole disc above) and of the disc below it that falls
+            # in its own extent
             above = own & (ss < lv.s_top + 2.0)
             if above.any():
-                upper = self.levels[li - 1] if li > 0 else None
-                d, nuc = self._disc(upper, lv, ss[above], aa[above], rr[above])
-                v = sub[above]
-                v[d] = Tissue.DISC_ANNULUS
-                v[nuc] = Tissue.DISC_NUCLEUS
-                sub[above] = v
-            if li == n - 1 and lv.sacrum_end is None:
-                below = own & (ss > lv.s_bot - 2.0)
-                if below.any():
-                    d, nuc = self._disc(lv, None, ss[below], aa[below], rr[below])
-                    v = sub[below]
-                    v[d] = Tissue.DISC_ANNULUS
-                    v[nuc] = Tissue.DISC_NUCLEUS
-                    sub[below] = v
+                self._draw_disc(sub, above, self.levels[li - 1] if li > 0 else None, lv, ss, aa, rr)
+            below = own & (ss > lv.s_bot - 2.0)
+            if below.any() and (li < n - 1 or lv.sacrum_end is None):
+                self._draw_disc(sub, below, lv, self.levels[li + 1] if li < n - 1 else None, ss, aa, rr)
             body, cortex = self._body(lv, ss, aa, rr)
             body &= own
             cortex &= own
