@@ -1,20 +1,16 @@
 """benchmarks/run_all.py on fake benchmark scripts."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-RUN_ALL = Path(__file__).resolve().parents[2] / "benchmarks" / "run_all.py"
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def run_all():
-    spec = importlib.util.spec_from_file_location("run_all", RUN_ALL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/run_all.py")
 
 
 def write(folder: Path, name: str, body: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +11,14 @@ from PIL import Image
 
 from spinedetect.alert.rules import AlertLevel
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
+from tests.conftest import load_script
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+browser = load_script("scripts/headless_chromium.py")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--virtual-time-budget=5000"]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/test.sh installs "
-                                                          "Debian's chromium package when run as root)")
-
-
-def _chromium(args: list[str], profile: Path) -> str:
-    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+pytestmark = pytest.mark.skipif(browser.find_chromium() is None,
+                                reason="chromium is not installed (scripts/test.sh installs Debian's chromium "
+                                       "package when run as root)")
 
 
 def test_page_in_chromium(tmp_path):
@@ -46,14 +36,13 @@ def test_page_in_chromium(tmp_path):
         StudyEntry("study-failed", status="failed", error="no usable image series"),
     ]
     page = write_review_page(entries, tmp_path / "index.html", subtitle="browser test")
-    dom = _chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
+    dom = browser.dump_dom(page, tmp_path / "profile")
     order = re.findall(r'<tr class="study" data-alert="(\w+)"', dom)
     assert order == ["urgent", "failed", "watch", "none"]
     assert re.search(r'data-images-total="3"', dom) and re.search(r'data-images-loaded="3"', dom), dom[-500:]
     assert 'id="img-warning" class="warning" hidden' in dom
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "review_page.png"
-    _chromium([f"--screenshot={shot}", "--window-size=1280,800", page.as_uri()], tmp_path / "profile2")
+    shot = browser.screenshot(page, ARTIFACTS / "review_page.png", tmp_path / "profile2", size=(1280, 800))
     assert shot.is_file() and Image.open(shot).size == (1280, 800)
 
 
@@ -61,5 +50,5 @@ def test_a_missing_picture_is_flagged_on_the_page(tmp_path):
     page = write_review_page([StudyEntry("s", alert_level=AlertLevel.NONE)], tmp_path / "index.html")
     html = page.read_text().replace("</tbody>", '<tr><td><img src="data:image/png;base64,AAAA"></td></tr></tbody>')
     page.write_text(html)
-    dom = _chromium(["--dump-dom", page.as_uri()], tmp_path / "profile")
+    dom = browser.dump_dom(page, tmp_path / "profile")
     assert 'data-images-loaded="0"' in dom and "failed to load" in dom

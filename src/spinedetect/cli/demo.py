@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Sequence
 
 from spinedetect.cli.common import CommandParser, add_common_options, progress, run_command
 from spinedetect.errors import InputError
@@ -20,7 +21,7 @@ from spinedetect.phantom import (AnatomyConfig, ImagingConfig, LesionSpec, Patho
                                  generate_phantom, write_phantom)
 from spinedetect.phantom.preview import write_previews
 
-__all__ = ["get_parser", "main", "DEMO_CASES"]
+__all__ = ["get_parser", "main", "DEMO_CASES", "make_demo_studies"]
 
 #: (folder, seed, config) of the demo set: an urgent, a watch and a clean MR study, and a CT study.
 DEMO_CASES: tuple[tuple[str, int, PhantomConfig], ...] = (
@@ -65,11 +66,15 @@ def get_parser() -> CommandParser:
     return parser
 
 
-def _make_phantoms(out: Path, show_progress: bool) -> list[tuple[str, dict]]:
-    """Phantoms under out/phantoms/<name>/ (NIfTI, truth, previews), their DICOM under out/studies/<name>/."""
+def make_demo_studies(out: Path, cases: Sequence[tuple[str, int, PhantomConfig]] = DEMO_CASES, *,
+                      show_progress: bool = False) -> list[tuple[str, dict]]:
+    """Phantoms under out/phantoms/<name>/ (NIfTI, truth, previews), their DICOM under out/studies/<name>/.
+
+    ``cases`` are (folder name, seed, config) like :data:`DEMO_CASES`; returns (name, truth alert) pairs.
+    """
     made = []
-    for name, seed, cfg in progress(DEMO_CASES, enabled=show_progress, desc="demo phantoms",
-                                    total=len(DEMO_CASES), unit="phantom"):
+    for name, seed, cfg in progress(cases, enabled=show_progress, desc="demo phantoms",
+                                    total=len(cases), unit="phantom"):
         ph = generate_phantom(cfg, seed)
         case = out / "phantoms" / name
         written = write_phantom(ph, case, ("nifti", "dicom"))
@@ -88,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"Output path {out} is a file", expected="a folder (created if missing)",
                          found="an existing file", hint="Choose another --out")
     start = time.monotonic()
-    made = _make_phantoms(out, not args.no_progress)
+    made = make_demo_studies(out, show_progress=not args.no_progress)
     print(f"spinedetect demo: {len(made)} phantom studies in {(out / 'studies').resolve()} "
           f"(truth and previews in {(out / 'phantoms').resolve()}, {time.monotonic() - start:.0f} s)")
     if args.phantoms_only:

@@ -7,17 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, sagittal_plane, save_png
+from spinedetect.outputs.study_pictures import volume_extent_mm
 from spinedetect.phantom.generator import Phantom
 
 __all__ = ["write_previews"]
-
-
-def _extent(volume, center: np.ndarray, direction: np.ndarray) -> float:
-    corners = np.array([[i, j, k] for i in (0, volume.shape[0] - 1) for j in (0, volume.shape[1] - 1)
-                        for k in (0, volume.shape[2] - 1)], dtype=np.float64)
-    world = corners @ volume.affine[:3, :3].T + volume.affine[:3, 3]
-    d = (world - center) @ direction
-    return float(2.0 * np.max(np.abs(d)))
 
 
 def write_previews(ph: Phantom, out_dir: Path, *, pixel_mm: float = 0.5, prefix: str = "") -> list[Path]:
@@ -27,8 +20,8 @@ def write_previews(ph: Phantom, out_dir: Path, *, pixel_mm: float = 0.5, prefix:
     center = np.median(line, axis=0)
     window = (-200.0, 1000.0) if ph.image.modality == "CT" else None
     sag = sagittal_plane(center, 1.0, 1.0)
-    w = _extent(ph.image, center, np.asarray(sag.right_dir))
-    h = _extent(ph.image, center, np.asarray(sag.up_dir))
+    w = volume_extent_mm(ph.image, center, np.asarray(sag.right_dir))
+    h = volume_extent_mm(ph.image, center, np.asarray(sag.up_dir))
     sag = sagittal_plane(center, w, h)
     # level names in front of (left of) each body
     marks = [Mark(lv.name, tuple(float(x) for x in lv.body_center_mm), (-int(24.0 / pixel_mm), 0))
