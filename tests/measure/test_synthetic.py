@@ -237,3 +237,13 @@ def test_strip_area_recovers_an_ellipse_cut_by_thick_slabs(phase):
     chord = chord[chord > 0]
     assert strip_area(chord * w, w) == pytest.approx(np.pi * a * b, rel=0.03)
     assert strip_area(np.array([30.0, 31.0]), w) == pytest.approx(61.0)  # two strips: plain sum
+
+
+def test_worst_section_lies_in_a_named_level():
+    # a narrowing below the sacrum's extent (where a thecal sac tapers to its end) is not the study's worst
+    spine = SynthSpine(length_mm=200.0, narrow_s_mm=185.0, narrow_factor=0.6, n_vertebrae=4, sacrum_len_mm=40.0)
+    rep = _measure(spine)[0]
+    last_end = max(lv["s_range_mm"][1] for lv in rep.levels)
+    assert rep.worst["level"] in {lv["name"] for lv in rep.levels}
+    assert rep.worst["s_mm"] < last_end and abs(rep.worst["canal_compromise_pct"]) < 5
+    assert rep.alert.level is AlertLevel.NONE

@@ -93,10 +93,12 @@ def _level_reasons(f: LevelFindings, cfg: AlertConfig) -> tuple[AlertLevel, list
     if f.canal_compromise_pct is not None and f.canal_compromise_pct >= cfg.watch_canal_compromise_pct:
         urgent = f.canal_compromise_pct >= cfg.urgent_canal_compromise_pct
         raise_to(AlertLevel.URGENT if urgent else AlertLevel.WATCH)
-        reasons.append(f"canal area {f.canal_compromise_pct:.0f} % below the levels above and below")
+        reasons.append(f"canal area {f.canal_compromise_pct:.0f} % below the normal canal next to it "
+                       "(above, below or both)")
     if f.cord_compression_pct is not None and f.cord_compression_pct >= cfg.urgent_cord_compression_pct:
         raise_to(AlertLevel.URGENT)
-        reasons.append(f"cord area {f.cord_compression_pct:.0f} % below the levels above and below")
+        reasons.append(f"cord area {f.cord_compression_pct:.0f} % below the normal cord next to it "
+                       "(above, below or both)")
     if f.genant is not None and f.genant >= cfg.watch_genant:
         raise_to(AlertLevel.WATCH)
         reasons.append(f"vertebral collapse, Genant grade {f.genant}")

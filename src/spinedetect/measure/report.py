@@ -471,8 +471,13 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     log.debug("measured %d levels (%s, confidence %.2f), %d lesions, alert %s", len(levels), naming.rule,
               naming.confidence, len(lesions), alert.level.value)
 
-    # worst cross-section over the whole canal
-    pcts = np.array([-np.inf if (x := _pct(comp["canal"], i)) is None else x for i in range(len(s))])
+    # worst cross-section over the canal of the named levels: below the last one the thecal sac tapers to
+    # its end, which is anatomy, not narrowing
+    in_levels = np.zeros(len(s), dtype=bool)
+    for v in verts:
+        in_levels |= (s >= v.s_from) & (s < v.s_to)
+    pcts = np.array([-np.inf if not in_levels[i] or (x := _pct(comp["canal"], i)) is None else x
+                     for i in range(len(s))])
     worst: dict[str, Any]
     if np.isfinite(pcts).any():
         w = int(np.argmax(pcts))
@@ -486,7 +491,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
                  "cord_compression_pct": _r(_pct(comp["cord"], w)), "reason": None}
     else:
         worst = {"level": None, "canal_compromise_pct": None, "position_mm": None,
-                 "reason": "no cross-section has normal canal within reach above or below"}
+                 "reason": "no cross-section of a named level has normal canal within reach above or below"}
 
     les_out = [{"level": les.level, "site": les.site, "type": les.type, "type_reason": les.type_reason,
                 "volume_mm3": _r(les.volume_mm3), "body_involvement_pct": _r(les.body_involvement_pct),
