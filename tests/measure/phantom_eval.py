@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spinedetect.evaluate.metrics import confusion_matrix, weighted_kappa
 from spinedetect.grading import BilskyGrade
 from spinedetect.measure import MeasureConfig, measure_labels
 
@@ -85,7 +86,7 @@ class Agreement:
             "compromise_max_err_pp": float(np.abs(comp[:, 0] - comp[:, 1]).max()) if len(comp) else None,
             "bilsky_n": int(len(b)),
             "bilsky_exact": float((b[:, 0] == b[:, 1]).mean()) if len(b) else None,
-            "bilsky_kappa_linear": weighted_kappa(b[:, 0] + 1, b[:, 1] + 1, 7) if len(b) else None,
+            "bilsky_kappa_linear": weighted_kappa(confusion_matrix((b[:, 0] + 1).astype(int), (b[:, 1] + 1).astype(int), 7)) if len(b) else None,
             "bilsky_subvoxel_taper_pairs": len(self.bilsky_subvoxel),
             "bilsky_subvoxel_taper_exact": (float(np.mean([x == y for x, y in self.bilsky_subvoxel]))
                                             if self.bilsky_subvoxel else None),
@@ -112,18 +113,6 @@ def _distance_to_plateau(point: np.ndarray, report: dict) -> float:
     if len(seg) == 0:
         return float(np.linalg.norm(point - np.asarray(report["worst"]["position_mm"])))
     return float(np.min(np.linalg.norm(seg - point, axis=1)))
-
-
-def weighted_kappa(a: np.ndarray, b: np.ndarray, k: int) -> float:
-    """Linearly weighted Cohen's kappa of two ratings on categories 0..k-1."""
-    obs = np.zeros((k, k))
-    for x, y in zip(a, b):
-        obs[int(x), int(y)] += 1
-    obs /= obs.sum()
-    exp = np.outer(obs.sum(1), obs.sum(0))
-    w = np.abs(np.subtract.outer(np.arange(k), np.arange(k))) / (k - 1)
-    den = (w * exp).sum()
-    return float(1.0 - (w * obs).sum() / den) if den > 0 else 1.0
 
 
 def subvoxel_tumour_levels(ph) -> frozenset[str]:
