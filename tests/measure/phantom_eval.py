@@ -86,7 +86,9 @@ class Agreement:
             "compromise_max_err_pp": float(np.abs(comp[:, 0] - comp[:, 1]).max()) if len(comp) else None,
             "bilsky_n": int(len(b)),
             "bilsky_exact": float((b[:, 0] == b[:, 1]).mean()) if len(b) else None,
-            "bilsky_kappa_linear": weighted_kappa(confusion_matrix((b[:, 0] + 1).astype(int), (b[:, 1] + 1).astype(int), 7)) if len(b) else None,
+            "bilsky_kappa_linear": (weighted_kappa(confusion_matrix((b[:, 0] + 1).astype(int),
+                                                                    (b[:, 1] + 1).astype(int), 7))
+                                    if len(b) else None),
             "bilsky_subvoxel_taper_pairs": len(self.bilsky_subvoxel),
             "bilsky_subvoxel_taper_exact": (float(np.mean([x == y for x, y in self.bilsky_subvoxel]))
                                             if self.bilsky_subvoxel else None),
