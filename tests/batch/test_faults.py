@@ -53,7 +53,13 @@ KILL_POINTS = {
 }
 
 
-@pytest.mark.parametrize("point", list(KILL_POINTS))
+#: Kill points also run by CI; the others are marked slow (each kill costs a fresh interpreter).
+FAST_POINTS = ("second study, DICOM SEG half-staged", "second study staged, before its rename",
+               "batch files: summary written, manifest not")
+
+
+@pytest.mark.parametrize("point", [p if p in FAST_POINTS else pytest.param(p, marks=pytest.mark.slow)
+                                   for p in KILL_POINTS])
 def test_killed_run_leaves_nothing_trusted_partial_and_rerun_completes(point, phantom_batch, tiny_checkpoint,
                                                                        reference, tmp_path):
     ref_out, keys = reference

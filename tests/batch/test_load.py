@@ -25,6 +25,6 @@ def test_bench_load_small_batch_bounded_memory_and_same_results_as_single_runs(t
     assert len(lines) == 1
     result = json.loads(lines[0])
     assert result["ok"] == 6 and result["sampled"] == 3 and result["mismatches"] == 0
-    assert result["memory_bounded"] and 0 < result["rss_after_6"] == result["peak_rss_mib"]
+    assert result["memory_bounded"] and 0 < result["rss_after_6"] <= result["peak_rss_mib"]
     assert result["studies_per_minute"] > 0
     assert not any(tmp_path.iterdir()), "the benchmark cleans up its temporary folder"

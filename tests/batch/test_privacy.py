@@ -218,7 +218,11 @@ def test_profile_actions_recursive_private_and_consistent_uids():
     content.PersonName, content.UID = "SMITH^JOHN", "1.2.3"
     ds.ContentSequence = Sequence([content])
     uids = UIDMap(b"k" * 32)
+    sharer = Dataset()  # highdicom shares element and item objects between the source, SEG and SR
+    sharer.add(ds["PatientName"])
+    sharer.ReferencedImageSequence = ds.ReferencedImageSequence
     touched = deidentify(ds, uids)
+    assert sharer.PatientName == "DOE^JANE" and sharer.ReferencedImageSequence[0].ReferencedSOPInstanceUID == "1.2.3.4"
     assert ds.PatientName == "" and ds.PatientID == "" and "PatientAge" not in ds and "StudyDescription" not in ds
     assert ds.ContentDate == "19000101" and not any(e.tag.is_private for e in ds)
     assert ds.StudyInstanceUID == uids.new("1.2.3") == ds.ContentSequence[0].UID != "1.2.3"

@@ -23,6 +23,7 @@ table is kept (``K``), as the profile says for attributes it does not list.
 
 from __future__ import annotations
 
+import copy
 import enum
 import hashlib
 import hmac
@@ -32,6 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
@@ -142,6 +144,7 @@ BASIC_PROFILE: dict[int, Action] = {
     0x00081010: _X,  # Station Name (X/Z/D)
     0x00081040: _X,  # Institutional Department Name
     0x00181002: _U,  # Device UID
+    0x0018A002: _X,  # Contribution DateTime
     0x0018A003: _X,  # Contribution Description
     # SOP Common
     0x00080018: _U,  # SOP Instance UID
@@ -161,7 +164,7 @@ BASIC_PROFILE: dict[int, Action] = {
     0x0040A121: _D,  # Date
     0x0040A122: _D,  # Time
     0x0040A032: _X,  # Observation DateTime (X/D)
-    0x0040A160: _X,  # Text Value (X; free text cannot be cleaned reliably)
+    0x0040A160: _D,  # Text Value (C: a dummy keeps TEXT items valid; see _GENERATED_TEXT for what is kept)
     0x0040A073: _X,  # Verifying Observer Sequence (D; absent while unverified)
     0x0040A075: _X,  # Verifying Observer Name
     0x0040A027: _X,  # Verifying Organization
@@ -180,6 +183,10 @@ BASIC_PROFILE: dict[int, Action] = {
 #: What ``PatientIdentityRemoved`` / ``DeidentificationMethod`` record (CID 7050 codes).
 METHOD = ("PS3.15 E Basic Profile", "Clean Structured Content Option", f"spinedetect {__version__}")
 _METHOD_CODES = (codes.DCM.BasicApplicationConfidentialityProfile, codes.DCM.CleanStructuredContentOption)
+
+#: TEXT content items whose value spinedetect generates and that identify no one (Clean Structured Content
+#: keeps them): tracking identifiers (level names) and the device observer (the software itself).
+_GENERATED_TEXT = {("112039", "DCM"), ("121013", "DCM"), ("121014", "DCM"), ("121015", "DCM"), ("121016", "DCM")}
 
 _TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
 
@@ -252,7 +259,19 @@ def _empty(value: object) -> bool:
     return value is None or (isinstance(value, (list, tuple)) and not value) or str(value) == ""
 
 
+def _concept(item: Dataset) -> tuple[str, str] | None:
+    names = item.get("ConceptNameCodeSequence")
+    if not names:
+        return None
+    return str(names[0].get("CodeValue", "")), str(names[0].get("CodingSchemeDesignator", ""))
+
+
 def _apply(ds: Dataset, uids: UIDMap, touched: list[Touched]) -> None:
+    """Apply the profile to ``ds``'s own elements; never mutate an element or item object in place.
+
+    highdicom puts the *same* element and item objects of the source headers into the SEG and the SR:
+    changing one in place would change the source headers and the other output (and map UIDs twice).
+    """
     for elem in list(ds):
         tag = int(elem.tag)
         if elem.tag.is_private:
@@ -260,34 +279,39 @@ def _apply(ds: Dataset, uids: UIDMap, touched: list[Touched]) -> None:
             touched.append(Touched("private", _tag_text(tag), Action.REMOVE.value))
             continue
         action = BASIC_PROFILE.get(tag, Action.KEEP)
+        if elem.keyword == "TextValue" and _concept(ds) in _GENERATED_TEXT:
+            action = Action.KEEP
         if elem.VR == "SQ":
             if action is Action.REMOVE:
                 del ds[elem.tag]
                 touched.append(Touched(elem.keyword, _tag_text(tag), action.value))
             elif action is Action.ZERO:
                 if len(elem.value):
-                    elem.value = Sequence()
+                    ds[elem.tag] = DataElement(elem.tag, "SQ", Sequence())
                     touched.append(Touched(elem.keyword, _tag_text(tag), action.value))
             else:  # K, C, D or U*: the profile applies to the items (PS3.15 E.1.1 for sequences)
-                for item in elem.value:
+                items = copy.deepcopy(elem.value)
+                for item in items:
                     _apply(item, uids, touched)
+                ds[elem.tag] = DataElement(elem.tag, "SQ", items)
             continue
         if action is Action.KEEP:
             continue
-        before = elem.value
+        before = after = elem.value
         if action is Action.REMOVE:
             del ds[elem.tag]
-        elif action is Action.ZERO:
-            elem.value = "" if elem.VR in _TEXT_VRS else None
-        elif action is Action.UID:
-            if elem.VM > 1:
-                elem.value = [uids.new(v) for v in elem.value]
-            elif elem.value:
-                elem.value = uids.new(elem.value)
-        elif action is Action.DUMMY:
-            elem.value = _DUMMY.get(elem.VR, "ANONYMOUS") if elem.VR != "UI" else uids.new(elem.value)
+        else:
+            if action is Action.ZERO:
+                after = "" if elem.VR in _TEXT_VRS else None
+            elif action is Action.UID and elem.VM > 1:
+                after = [uids.new(v) for v in elem.value]
+            elif action is Action.UID and elem.value:
+                after = uids.new(elem.value)
+            elif action is Action.DUMMY:
+                after = _DUMMY.get(elem.VR, "ANONYMOUS") if elem.VR != "UI" else uids.new(elem.value)
+            ds[elem.tag] = DataElement(elem.tag, elem.VR, after)
         changed = (action is Action.REMOVE or (action is Action.ZERO and not _empty(before))
-                   or (action not in (Action.REMOVE, Action.ZERO) and before != elem.value))
+                   or (action not in (Action.REMOVE, Action.ZERO) and before != after))
         if changed:
             touched.append(Touched(elem.keyword, _tag_text(tag), action.value))
 
