@@ -6,7 +6,7 @@ print it as is (exit status 2) and a batch can record it against the study that 
 
 from __future__ import annotations
 
-__all__ = ["SpinedetectError", "InputError", "ConfigError"]
+__all__ = ["SpinedetectError", "InputError", "ConfigError", "OutputError"]
 
 
 class SpinedetectError(Exception):
@@ -34,3 +34,7 @@ class InputError(SpinedetectError):
 
 class ConfigError(SpinedetectError):
     """A configuration file or value is invalid (unknown key, wrong type, out of range)."""
+
+
+class OutputError(SpinedetectError):
+    """Outputs cannot be written (disk full, read-only or unwritable folder): the run stops, nothing half-written."""

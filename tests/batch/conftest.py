@@ -65,6 +65,26 @@ class TruthModel:
 
 
 @pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A real (untrained, tiny: 2 levels of 4/8 channels, 3 mm grid) checkpoint with its .sha256 sidecar."""
+    import torch
+
+    from spinedetect.config import config_to_dict
+    from spinedetect.model import build_network, save_checkpoint
+    from spinedetect.model.network import NetworkConfig
+    from spinedetect.preprocess import PreprocessConfig
+    from spinedetect.training.config import AugmentConfig, TrainConfig
+
+    cfg = TrainConfig(network=NetworkConfig(channels=(4, 8), strides=(2,), num_res_units=0),
+                      augment=AugmentConfig(patch_size=(32, 32, 32)),
+                      preprocess=PreprocessConfig(spacing_mm=(3.0, 3.0, 3.0)))
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, {"model": build_network(cfg.network).state_dict(), "config": config_to_dict(cfg), "step": 0})
+    return path
+
+
+@pytest.fixture(scope="session")
 def phantom_batch(tmp_path_factory) -> tuple[Path, dict[str, Path], dict[str, dict]]:
     """INPUT folder: urgent, watch and clean DICOM studies, a corrupt file, an SR object, an empty folder."""
     root = tmp_path_factory.mktemp("batch")

@@ -8,24 +8,8 @@ import pytest
 import torch
 
 from spinedetect.cli.main import main
-from spinedetect.config import config_to_dict
-from spinedetect.model import build_network, save_checkpoint
-from spinedetect.model.network import NetworkConfig
-from spinedetect.preprocess import PreprocessConfig
-from spinedetect.training.config import AugmentConfig, TrainConfig
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    cfg = TrainConfig(network=NetworkConfig(channels=(4, 8), strides=(2,), num_res_units=0),
-                      augment=AugmentConfig(patch_size=(32, 32, 32)),
-                      preprocess=PreprocessConfig(spacing_mm=(3.0, 3.0, 3.0)))
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, {"model": build_network(cfg.network).state_dict(), "config": config_to_dict(cfg), "step": 0})
-    return path
 
 
 def test_infer_one_study_with_a_real_predictor(phantom_batch, tiny_checkpoint, tmp_path, capsys):

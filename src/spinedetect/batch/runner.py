@@ -9,11 +9,15 @@ Nothing is half-written: a study is assembled in ``OUTPUT/.staging/<key>`` and r
 one step, with ``study.json`` written last, so a study folder exists only when complete; batch files
 are written to a temporary name and renamed. A rerun skips complete studies and redoes the rest. One
 bad study never stops the batch: it is recorded (``OUTPUT/.failed/<key>.json``) and listed as failed.
+An output that cannot be written (disk full, read-only or unwritable folder) stops the batch at once
+with an :class:`~spinedetect.errors.OutputError` (no study is marked failed for it); after the cause is
+fixed the same command completes the batch.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import io as _io
 import json
@@ -37,10 +41,11 @@ from spinedetect.alert.rules import AlertConfig, AlertLevel
 from spinedetect.atomic import atomic_write_bytes
 from spinedetect.batch.studies import SkippedInput, StudyInput, find_studies
 from spinedetect.config import config_to_dict
-from spinedetect.errors import InputError, SpinedetectError
+from spinedetect.errors import ConfigError, InputError, OutputError, SpinedetectError
 from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
 from spinedetect.measure import MeasureConfig, measure_labels
 from spinedetect.outputs.dicom_seg import build_segmentation, write_dicom
+from spinedetect.outputs.deidentify import UIDMap, deidentify, summarise
 from spinedetect.outputs.dicom_sr import build_measurement_report
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
 from spinedetect.outputs.study_pictures import write_study_pictures
@@ -71,6 +76,13 @@ class BatchConfig:
     alert: AlertConfig = field(default_factory=AlertConfig)
     write_dicom: bool = True
     show_identity: bool = False
+    deidentify: bool = False  # DICOM SEG/SR by the PS3.15 basic profile (spinedetect.outputs.deidentify)
+
+    def __post_init__(self) -> None:
+        if self.show_identity and self.deidentify:
+            raise ConfigError("show_identity and deidentify contradict each other",
+                              expected="at most one of them", found="both true",
+                              hint="Drop --show-identity to de-identify, or --deidentify to show identity")
 
 
 @dataclass
@@ -206,7 +218,7 @@ def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
 
 
 def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
-            model_info: dict[str, Any], started: float) -> StudyResult:
+            model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None) -> StudyResult:
     """Measure, write every output into a staging folder, then move it into place in one rename."""
     report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
                             config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
@@ -217,13 +229,20 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
     write_text_atomic(staging / "report.json", _json(report))
     notes = list(volume.notes)
     written = ["labels.nii.gz", "report.json"]
+    deidentified: dict[str, list[dict[str, object]]] = {}
     if inp.series is not None and cfg.write_dicom:
         headers = read_series_headers(inp.series)
         if all("ImagePositionPatient" in ds for ds in headers):
             seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
-            write_dicom(build_segmentation(labels, headers, uid_seed=seed), staging / "seg.dcm")
-            write_dicom(build_measurement_report(report, headers, uid_seed=seed), staging / "sr.dcm")
-            written += ["seg.dcm", "sr.dcm"]
+            for name, ds in (("seg.dcm", build_segmentation(labels, headers, uid_seed=seed)),
+                             ("sr.dcm", build_measurement_report(report, headers, uid_seed=seed))):
+                if uid_map is not None:
+                    deidentified[name] = summarise(deidentify(ds, uid_map))
+                    log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
+                             sum(int(t["count"]) for t in deidentified[name]),  # type: ignore[call-overload]
+                             ", ".join(f"{t['keyword']} {t['action']}" for t in deidentified[name]))
+                write_dicom(ds, staging / name)
+                written.append(name)
         else:
             notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
                          "labels.nii.gz and report.json hold the results")
@@ -237,6 +256,8 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
               "reasons": result.reasons, "seconds": result.seconds, "notes": notes, "files": written,
               "model": {k: model_info.get(k) for k in ("model_sha256", "source", "step")},
               "spinedetect": __version__, "finished_utc": _now()}
+    if deidentified:
+        record["deidentified"] = deidentified
     write_text_atomic(staging / "study.json", _json(record))
     final = output / inp.key
     if final.exists():
@@ -283,8 +304,13 @@ def _from_record(inp: StudyInput, record: dict[str, Any], cfg: BatchConfig) -> S
 
 
 def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg: BatchConfig, workers: int,
-             model_info: dict[str, Any], on_done: Callable[[StudyResult], None]) -> None:
-    """Run ``todo`` with loading and finishing on ``workers`` threads around inference on this thread."""
+             model_info: dict[str, Any], on_done: Callable[[StudyResult], None],
+             uid_map: UIDMap | None = None) -> None:
+    """Run ``todo`` with loading and finishing on ``workers`` threads around inference on this thread.
+
+    An OSError that means the outputs cannot be written (:func:`_output_fault`) is not a study's failure:
+    it stops the loop and is raised (after the studies already being written have finished).
+    """
 
     def safe_load(inp: StudyInput) -> tuple[float, Volume | BaseException]:
         started = time.perf_counter()
@@ -295,7 +321,11 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
 
     def safe_finish(inp: StudyInput, volume: Volume, labels: Volume, started: float) -> StudyResult:
         try:
-            return _finish(inp, volume, labels, output, cfg, model_info, started)
+            return _finish(inp, volume, labels, output, cfg, model_info, started, uid_map)
+        except OSError as exc:
+            if _output_fault(exc, output):
+                raise
+            return _failed(inp, output, exc, started)
         except Exception as exc:  # recorded per study: one bad study never stops the batch
             return _failed(inp, output, exc, started)
 
@@ -322,6 +352,10 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
         finishing: list[Future] = []
         queue = iter(todo)
 
+        def done_callback(done: Future) -> None:
+            if done.exception() is None:  # an output fault is raised below, by f.result()
+                on_done(done.result())
+
         def top_up() -> None:
             while len(pending_loads) < workers:
                 nxt = next(queue, None)
@@ -331,6 +365,8 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
 
         top_up()
         while pending_loads:
+            if any(f.done() and f.exception() is not None for f in finishing):
+                break  # the outputs cannot be written: start nothing new
             inp, fut = pending_loads.popleft()
             top_up()
             started, loaded = fut.result()
@@ -338,7 +374,7 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
             if labels is None:
                 continue
             f = pool.submit(safe_finish, inp, loaded, labels, started)
-            f.add_done_callback(lambda done: on_done(done.result()))
+            f.add_done_callback(done_callback)
             finishing.append(f)
         for f in finishing:
             f.result()
@@ -414,6 +450,62 @@ def _package_versions() -> dict[str, str]:
     return out
 
 
+#: errno values that mean the output location cannot take more data, whatever the file.
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+
+
+def _inside(path: str | os.PathLike[str] | None, folder: Path) -> bool:
+    if not path:
+        return False
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(folder))
+        return True
+    except ValueError:
+        return False
+
+
+def _output_fault(exc: OSError, output: Path) -> bool:
+    """True when ``exc`` means OUTPUT cannot be written (disk full, read-only, no permission there)."""
+    return exc.errno in _FULL or _inside(exc.filename, output) or _inside(exc.filename2, output)
+
+
+def _stopped(exc: OSError, output: Path, inputs: list[StudyInput]) -> OutputError:
+    """The one-line error of a batch stopped because OUTPUT cannot be written."""
+    what = errno.errorcode.get(exc.errno or 0, "OSError")
+    where = f" ({exc.filename})" if exc.filename else ""
+    done = sum(_complete(output, inp.key) is not None for inp in inputs)
+    return OutputError(f"Stopped: cannot write the outputs in {output}", expected="free space and write permission "
+                       "in the output folder", found=f"{exc.strerror or exc} [{what}]{where}; {done} of {len(inputs)} "
+                       "studies are complete", hint="Free space or fix the folder, then rerun the same command: "
+                       "complete studies are kept and the rest are done")
+
+
+def _clear_leftovers(output: Path) -> None:
+    """Remove what a killed run left half-written: the staging folder and atomic writers' temporary files.
+
+    None of it is ever trusted (a study counts only once renamed into place with its study.json; batch
+    files only once renamed); this only frees the space. Called under the output lock, single process only.
+    """
+    shutil.rmtree(output / ".staging", ignore_errors=True)
+    for folder in (output, output / ".failed"):
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _prepare_output(output: Path) -> None:
+    """Create OUTPUT, or say in one line why it cannot be used (a file, read-only, no permission)."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Output folder {output} cannot be created", expected="a folder path this user can write",
+                          found=f"{exc.strerror or exc} [{errno.errorcode.get(exc.errno or 0, 'OSError')}]",
+                          hint="Choose another OUTPUT or fix the path") from None
+    if not os.access(output, os.W_OK):
+        raise OutputError(f"Output folder {output} is not writable", expected="a folder this user can write",
+                          found="no write permission (or a read-only file system)",
+                          hint="Choose another OUTPUT or fix the permissions")
+
+
 def run_batch(input_path: str | Path, output: str | Path, model: SegmentationModel, *,
               config: BatchConfig = BatchConfig(), workers: int = 0, rank: int = 0, world_size: int = 1,
               barrier: Callable[[], None] | None = None,
@@ -425,29 +517,37 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
     load the next studies and write finished ones while the model runs.
     """
     input_path, output = Path(input_path), Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    if not os.access(output, os.W_OK):
-        raise InputError(f"Output folder {output} is not writable", expected="a folder this user can write",
-                         found="no write permission", hint="Choose another --output or fix the permissions")
+    _prepare_output(output)
     inputs, skipped = find_studies(input_path, io_config=config.io)
     model_info = model.provenance()
 
     def work() -> None:
+        uid_map = UIDMap.for_folder(output) if config.deidentify else None
         mine = inputs[rank::world_size]
         todo = [inp for inp in mine if _complete(output, inp.key) is None]
         log.info("rank %d: %d studies, %d already complete", rank, len(mine), len(mine) - len(todo))
-        _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None))
+        _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None), uid_map)
 
-    if rank == 0:
-        with OutputLock(output):
+    try:
+        if rank == 0:
+            with OutputLock(output):
+                if world_size == 1:
+                    _clear_leftovers(output)
+                work()
+                if barrier is not None:
+                    barrier()
+                results = collect_results(output, inputs, config)
+                _write_batch_files(output, skipped, results, config, model_info, input_path)
+        else:
             work()
             if barrier is not None:
                 barrier()
             results = collect_results(output, inputs, config)
-            _write_batch_files(output, skipped, results, config, model_info, input_path)
-    else:
-        work()
-        if barrier is not None:
-            barrier()
-        results = collect_results(output, inputs, config)
+    except OSError as exc:
+        if not _output_fault(exc, output):
+            raise
+        if world_size == 1:
+            shutil.rmtree(output / ".staging", ignore_errors=True)  # frees what the stopped study had written
+        log.debug("outputs cannot be written", exc_info=exc)
+        raise _stopped(exc, output, inputs) from exc
     return BatchResult(output, results, skipped)

@@ -32,6 +32,9 @@ def get_parser() -> CommandParser:
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM SEG/SR for DICOM studies")
     parser.add_argument("--show-identity", action="store_true",
                         help="show patient name and ID on the review page (hidden by default)")
+    parser.add_argument("--deidentify", action="store_true",
+                        help="write DICOM SEG/SR de-identified by the DICOM basic profile (PS3.15 Annex E); "
+                             "each study.json lists the attributes changed")
     add_common_options(parser)
     return parser
 
@@ -57,11 +60,12 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"Input {args.input} does not exist", expected="a folder of studies or an image file",
                          found="no such path")
     cfg = load_config(BatchConfig, args.config)
-    if args.no_dicom or args.show_identity:
+    if args.no_dicom or args.show_identity or args.deidentify:
         from dataclasses import replace
 
         cfg = replace(cfg, write_dicom=cfg.write_dicom and not args.no_dicom,
-                      show_identity=cfg.show_identity or args.show_identity)
+                      show_identity=cfg.show_identity or args.show_identity,
+                      deidentify=cfg.deidentify or args.deidentify)
     rank, world, device, barrier = _distributed(args.device)
     predictor = Predictor.from_checkpoint(args.model, device=device)
     show = not args.no_progress and rank == 0 and sys.stderr.isatty()
@@ -95,9 +99,12 @@ def _run(args: argparse.Namespace) -> int:
     out = result.output
     print(f"review page: {out / 'index.html'}")
     print(f"summary: {out / 'summary.csv'}   manifest: {out / 'manifest.json'}")
+    if cfg.deidentify and cfg.write_dicom:
+        print("DICOM SEG/SR de-identified (PS3.15 Annex E basic profile); each study.json lists the attributes "
+              "changed; keep OUTPUT/.deidentify-key private (it links new UIDs to the source's)")
     return result.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``spinedetect infer``; exit 0 all studies ok, 1 any failed, 2 bad arguments or input."""
+    """Run ``spinedetect infer``; exit 0 all studies ok, 1 any failed, 2 bad arguments, input, model or unwritable output."""
     return run_command(get_parser(), argv, _run)

@@ -81,9 +81,9 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise InputError(f"Model checkpoint {path} does not exist", expected="a .pt file written by "
                          "'spinedetect train'", found="no file", hint="Check the --model/--resume path")
     sidecar = path.with_name(path.name + ".sha256")
+    actual = file_sha256(path)
     if sidecar.is_file():
         recorded = sidecar.read_text(encoding="utf-8").split()[0].lower()
-        actual = file_sha256(path)
         if actual != recorded:
             raise InputError(f"Model checkpoint {path} is corrupt or was altered", expected=f"sha256 {recorded}",
                              found=f"sha256 {actual}", hint="Download or copy the model file again")
@@ -91,15 +91,19 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for damaged zip/pickle data
         raise InputError(f"Model checkpoint {path} cannot be read ({type(exc).__name__})",
-                         expected="a torch checkpoint", found="unreadable or truncated data",
+                         expected="a torch checkpoint written by 'spinedetect train'",
+                         found=f"unreadable or truncated data, sha256 {actual}",
                          hint="The file is damaged: copy it again or retrain") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or "model" not in payload:
         raise InputError(f"{path} is not a spinedetect checkpoint", expected=f"format {FORMAT}",
-                         found=repr(payload.get("format")) if isinstance(payload, dict) else type(payload).__name__)
+                         found=(repr(payload.get("format")) if isinstance(payload, dict) else type(payload).__name__)
+                         + f", file sha256 {actual}")
     recorded_state = payload.get("state_sha256")
     if recorded_state and state_sha256(payload["model"]) != recorded_state:
-        raise InputError(f"Weights in {path} do not match their recorded hash", expected=recorded_state,
-                         found="different weights", hint="The file is damaged: copy it again or retrain")
+        raise InputError(f"Weights in {path} do not match their recorded hash",
+                         expected=f"weights sha256 {recorded_state}",
+                         found=f"weights sha256 {state_sha256(payload['model'])} (file sha256 {actual})",
+                         hint="The file is damaged: copy it again or retrain")
     return payload
 
 

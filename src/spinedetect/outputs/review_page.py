@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from spinedetect.alert.rules import AlertLevel
-from spinedetect.atomic import atomic_write_bytes
+from spinedetect.atomic import atomic_path
 
 __all__ = ["StudyEntry", "worklist_order", "render_review_page", "write_review_page"]
 
@@ -88,10 +89,17 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedetect review",
-                       subtitle: str = "") -> str:
-    """The review page as one HTML string (UTF-8, no external resources)."""
-    rows = []
+def _page_parts(entries: Sequence[StudyEntry], title: str, subtitle: str) -> Iterator[str]:
+    """The review page in pieces (head, one per study row with its pictures, tail), so it can be streamed."""
+    counts = {g: sum(1 for e in entries if _group(e) == g) for g in _GROUP}
+    summary = ", ".join(f"{counts[g]} {g}" for g in _GROUP)
+    yield (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1><div class=\"meta\">{html.escape(subtitle)} — "
+        f"{len(entries)} studies: {summary}</div></header>"
+        "<table><thead><tr><th>#</th><th>alert</th><th>study</th><th>worst level</th><th>canal compromise</th>"
+        "<th>Bilsky</th><th>series</th></tr></thead><tbody>")
     for n, e in enumerate(worklist_order(entries), start=1):
         group = _group(e)
         pct = "" if e.canal_compromise_pct is None else f"{e.canal_compromise_pct:.0f} %"
@@ -102,27 +110,34 @@ def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedete
             detail = f'<ul class="reasons">{items}</ul>'
         images = "".join(_img(p) for p in e.overlays)
         who = f"<br><small>{html.escape(e.patient_label)}</small>" if e.patient_label else ""
-        rows.append(
+        yield (
             f'<tr class="study" data-alert="{group}" id="study-{n}">'
             f'<td>{n}</td><td><span class="badge {group}">{group}</span></td>'
             f"<td><code>{html.escape(e.key)}</code>{who}</td><td>{html.escape(e.worst_level or '')}</td>"
             f"<td>{pct}</td><td>{html.escape(e.bilsky or '')}</td><td>{html.escape(e.series or '')}</td></tr>"
             f'<tr class="detail"><td></td><td colspan="6">{detail}<details{" open" if group == "urgent" else ""}>'
             f'<summary>images</summary><div class="images">{images}</div></details></td></tr>')
-    counts = {g: sum(1 for e in entries if _group(e) == g) for g in _GROUP}
-    summary = ", ".join(f"{counts[g]} {g}" for g in _GROUP)
-    return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{html.escape(title)}</h1><div class=\"meta\">{html.escape(subtitle)} — "
-        f"{len(entries)} studies: {summary}</div></header>"
-        "<table><thead><tr><th>#</th><th>alert</th><th>study</th><th>worst level</th><th>canal compromise</th>"
-        "<th>Bilsky</th><th>series</th></tr></thead><tbody>"
-        + "".join(rows) +
+    yield (
         "</tbody></table><p id=\"img-warning\" class=\"warning\" hidden></p><p class=\"note\">Research software, not a medical device. Every alert needs a "
         "radiologist's reading of the images.</p>" + _CHECK_SCRIPT + "</body></html>")
 
 
-def write_review_page(entries: Sequence[StudyEntry], path: str | Path, **kwargs: str) -> Path:
-    """Write the review page atomically to ``path`` and return it."""
-    return atomic_write_bytes(path, render_review_page(entries, **kwargs).encode("utf-8"))
+def render_review_page(entries: Sequence[StudyEntry], *, title: str = "spinedetect review",
+                       subtitle: str = "") -> str:
+    """The review page as one HTML string (UTF-8, no external resources)."""
+    return "".join(_page_parts(entries, title, subtitle))
+
+
+def write_review_page(entries: Sequence[StudyEntry], path: str | Path, *, title: str = "spinedetect review",
+                      subtitle: str = "") -> Path:
+    """Write the review page atomically to ``path`` and return it.
+
+    Streamed one study at a time: memory stays that of one study's pictures, whatever the batch size.
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for part in _page_parts(entries, title, subtitle):
+                fh.write(part)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
