@@ -18,6 +18,7 @@ import numpy as np
 from spinedetect.atomic import atomic_path
 from spinedetect.errors import InputError
 from spinedetect.io.settings import InputLimits
+from spinedetect.io.values import screen_values
 from spinedetect.io.volume import Volume
 
 __all__ = ["NIFTI_SUFFIXES", "ITK_SUFFIXES", "load_nifti", "load_itk", "write_nifti", "has_suffix"]
@@ -43,6 +44,61 @@ def _check_voxels(path: Path, shape: tuple[int, ...], limits: InputLimits) -> No
                          hint="Raise the limit in configs/io.yaml if this volume is genuine")
 
 
+def _check_nifti_bytes(path: Path, img: nib.Nifti1Image, shape: tuple[int, ...], limits: InputLimits) -> None:
+    """Refuse, before reading voxels, a header claiming more bytes than allowed or than an uncompressed file holds."""
+    header = img.header
+    itemsize = int(header.get_data_dtype().itemsize)
+    claimed = int(np.prod([int(s) for s in shape[:3]], dtype=np.int64)) * itemsize
+    if claimed > limits.max_decompressed_bytes:
+        raise InputError(f"{path} claims {claimed} bytes of voxel data ({'x'.join(map(str, shape))} of "
+                         f"{header.get_data_dtype()})",
+                         expected=f"at most {limits.max_decompressed_bytes} (InputLimits.max_decompressed_bytes)",
+                         found="more", hint="Raise the limit in configs/io.yaml if this volume is genuine")
+    if path.name.lower().endswith(".nii"):  # uncompressed: the file must hold what the header claims
+        needed = int(getattr(img.dataobj, "offset", 0)) + claimed
+        size = path.stat().st_size
+        if size < needed:
+            raise InputError(f"{path} is truncated", expected=f"{needed} bytes (header + voxel data)",
+                             found=f"{size} bytes", hint="Copy the file again")
+
+
+_DATA_FILE_KEYS = {"elementdatafile": "=", "data file": ":", "datafile": ":"}
+
+
+def _check_data_files(path: Path) -> None:
+    """Refuse a MetaImage/NRRD header that names a data file outside its own folder (absolute or '..').
+
+    A header is a text file a sender controls: ``ElementDataFile = /etc/shadow`` or ``data file: ../../x``
+    must never make us read outside the input.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    end = head.find(b"\n\n") if path.suffix.lower() in (".nrrd", ".nhdr") else -1
+    text = (head[:end] if end >= 0 else head).decode("latin-1")
+    names: list[str] = []
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        key, sep, value = (line.partition("=") if "=" in line.split(":")[0] else line.partition(":"))
+        key = key.strip().lower()
+        if not sep or key not in _DATA_FILE_KEYS:
+            continue
+        value = value.strip()
+        if value.upper() == "LOCAL":
+            break
+        if value.upper().startswith("LIST"):  # file names follow, one a line
+            names += [x.strip() for x in lines[n + 1:] if x.strip()]
+        else:
+            names.append(value.split()[0] if value else value)
+        break
+    folder = path.resolve().parent
+    for name in names:
+        target = (folder / name).resolve()
+        if Path(name).is_absolute() or not target.is_relative_to(folder):
+            raise InputError(f"{path} names its voxel data file {name!r} outside its folder",
+                             expected="a data file beside the header", found=str(target),
+                             hint="Move the data file next to the header and name it without a path")
+
+
 def _first_volume(path: Path, shape: tuple[int, ...], notes: list[str]) -> None:
     if len(shape) < 3:
         raise InputError(f"{path} is a {len(shape)}-D image", expected="a 3-D volume", found=f"shape {shape}")
@@ -61,6 +117,7 @@ def load_nifti(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volu
     notes: list[str] = []
     _first_volume(path, shape, notes)
     _check_voxels(path, shape, limits)
+    _check_nifti_bytes(path, img, shape, limits)
     try:
         dataobj = img.dataobj
         data = dataobj[(..., *([0] * (len(shape) - 3)))] if len(shape) > 3 else dataobj[...]
@@ -75,6 +132,8 @@ def load_nifti(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volu
         notes.append("NIfTI has neither sform nor qform: nibabel's fallback affine (voxel sizes, no orientation)")
     for note in notes:
         log.warning("%s: %s", path, note)
+    array, value_notes = screen_values(array, str(path))
+    notes += value_notes
     meta = {"format": "nifti", "path": str(path), "qform_code": qcode, "sform_code": scode,
             "description": img.header["descrip"].tobytes().rstrip(b"\0").decode("latin-1")}
     return Volume(array=array, affine=img.affine, meta=meta, notes=notes)
@@ -85,6 +144,7 @@ def load_itk(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volume
     import SimpleITK as sitk
 
     path = Path(path)
+    _check_data_files(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -115,6 +175,8 @@ def load_itk(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volume
     lps[:3, 3] = image.GetOrigin()[:3]
     for note in notes:
         log.warning("%s: %s", path, note)
+    array, value_notes = screen_values(array, str(path))
+    notes += value_notes
     meta = {"format": path.suffix.lower().lstrip("."), "path": str(path)}
     return Volume(array=array, affine=_LPS_TO_RAS @ lps, meta=meta, notes=notes)
 

@@ -23,16 +23,19 @@ class InputLimits:
 
     ``max_voxels`` bounds one volume (and one file's claimed pixel count); ``max_files`` and
     ``max_depth`` bound a discovery walk (folders below ``max_depth`` levels are not entered and
-    are reported as skipped); ``max_file_bytes`` bounds the size of any single file read.
+    are reported as skipped); ``max_file_bytes`` bounds the size of any single file read;
+    ``max_decompressed_bytes`` bounds what compressed input may expand to (a deflated DICOM body, the
+    voxel bytes a NIfTI header claims): 2 GiB = ``max_voxels`` voxels of 8 bytes, the widest voxel type.
     """
 
     max_voxels: int = 2**28
     max_files: int = 200_000
     max_depth: int = 16
     max_file_bytes: int = 4 * 2**30
+    max_decompressed_bytes: int = 2 * 2**30
 
     def __post_init__(self) -> None:
-        for name in ("max_voxels", "max_files", "max_file_bytes"):
+        for name in ("max_voxels", "max_files", "max_file_bytes", "max_decompressed_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.max_depth < 0:
