@@ -463,8 +463,10 @@ def _mosaic_tiles(ds: Dataset) -> tuple[int, tuple[float, float, float] | None]:
             csa = csareader.get_csa_header(ds, "image")
             n = csareader.get_n_mosaic(csa) if csa else None
             normal = csareader.get_slice_normal(csa) if csa else None
-        except (csareader.CSAError, KeyError, ValueError, IndexError, TypeError) as exc:
-            raise _Skip(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
+        # nibabel's CSA reader checks some of a damaged header's structure with `assert` (AssertionError)
+        except (csareader.CSAError, KeyError, ValueError, IndexError, TypeError, AssertionError, struct.error) as exc:
+            raise _Skip(f"Siemens mosaic with an unreadable CSA header ({type(exc).__name__}: {exc}); "
+                        "cannot un-mosaic it") from None
     if not n:
         raise _Skip("Siemens mosaic without NumberOfImagesInMosaic in its CSA header; cannot un-mosaic")
     return int(n), (tuple(float(v) for v in normal) if normal is not None else None)

@@ -1,0 +1,67 @@
+"""Inputs that benchmarks/fuzz_input.py found breaking the input step, minimised (tests/io/fuzz_regressions/)."""
+
+from __future__ import annotations
+
+import shutil
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinedetect.errors import InputError
+from spinedetect.io import discover_series, load_series, load_volume
+
+CASES = Path(__file__).resolve().parent / "fuzz_regressions"
+
+
+def _copy(case: str, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(CASES / case, tmp_path / case))
+
+
+def test_huge_element_length_skipped_without_allocating(tmp_path):
+    # an element claiming 0xFFFFFFF0 bytes in a 772-byte file made pydicom allocate 4 GiB
+    folder = _copy("huge_element_length", tmp_path)
+    tracemalloc.start()
+    try:
+        found = discover_series(folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+    assert not found.series and len(found.skipped) == 1
+    with pytest.raises(InputError, match="not a usable image"):
+        load_volume(folder / "IM0.dcm")
+
+
+def test_rescale_overflow_refused(tmp_path):
+    # RescaleSlope 1e308 gave a volume of inf voxels
+    found = discover_series(_copy("rescale_overflow", tmp_path))
+    [series] = found.series
+    with pytest.raises(InputError, match="RescaleSlope 1e\\+308.*beyond the float32 range"):
+        load_series(series)
+
+
+def test_position_overflow_skipped(tmp_path):
+    # ImagePositionPatient 1.5e308 on an oblique series: OverflowError while sorting slices
+    found = discover_series(_copy("position_overflow", tmp_path))
+    assert not found.series
+    assert [r for _, r in found.skipped] == [
+        "ImagePositionPatient holds [1.5e+308, -1.5e+308, 0.0], beyond +-1e+06 mm (not a plausible geometry)"] * 2
+    with pytest.raises(InputError, match="No DICOM image series.*beyond"):
+        load_volume(tmp_path / "position_overflow")
+
+
+def test_regression_inputs_are_tiny():
+    files = [p for p in CASES.rglob("*.dcm")]
+    assert files and all(p.stat().st_size < 2048 for p in files)
+    assert np.all([p.parent.name in ("huge_element_length", "rescale_overflow", "position_overflow",
+                                                   "csa_assertion") for p in files])
+
+
+def test_damaged_csa_header_skipped(tmp_path):
+    # nibabel's CSA reader `assert`s on a non-empty item past the value count: AssertionError escaped
+    found = discover_series(_copy("csa_assertion", tmp_path))
+    assert not found.series
+    [(_, reason)] = found.skipped
+    assert reason.startswith("Siemens mosaic with an unreadable CSA header (AssertionError")
