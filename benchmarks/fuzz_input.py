@@ -35,6 +35,7 @@ any allocation that escapes them shows up as a MemoryError.
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import logging
@@ -46,6 +47,7 @@ import shutil
 import signal
 import struct
 import sys
+import zlib
 import tempfile
 import time
 import traceback
@@ -68,7 +70,7 @@ from pydicom.dataset import Dataset  # noqa: E402
 from pydicom.uid import UID, ExplicitVRLittleEndian  # noqa: E402
 
 from spinedetect.errors import SpinedetectError  # noqa: E402
-from spinedetect.io import InputLimits, discover_series, load_series, select_series  # noqa: E402
+from spinedetect.io import InputLimits, discover_series, load_series, load_volume, select_series  # noqa: E402
 
 __all__ = ["Seed", "FuzzInput", "Result", "build_corpus", "load_corpus", "make_input", "check_input",
            "fuzz_one", "run", "main", "OUTCOMES"]
@@ -189,6 +191,18 @@ def _phantom_seeds(work: Path) -> list[Seed]:
         paths = write_phantom(generate_phantom(cfg, seed=7), work / modality, formats=("dicom",))
         files = tuple((p.name, p.read_bytes()) for p in sorted(paths["dicom"].glob("*.dcm")))
         seeds.append(Seed(f"phantom-{modality.lower()}", files))
+        if modality == "MR":  # the same phantom as NIfTI (plain and gzip) and MetaImage (zlib-compressed)
+            import SimpleITK as sitk
+
+            from spinedetect.io import write_nifti
+
+            ph = generate_phantom(cfg, seed=7)
+            nii = write_nifti(ph.image, work / "image.nii").read_bytes()
+            seeds.append(Seed("phantom-nifti", (("image.nii", nii),)))
+            seeds.append(Seed("phantom-nifti-gz", (("image.nii.gz", gzip.compress(nii, mtime=0)),)))
+            image = sitk.GetImageFromArray(np.ascontiguousarray(ph.image.array.transpose(2, 1, 0)))
+            sitk.WriteImage(image, str(work / "image.mha"), True)
+            seeds.append(Seed("phantom-mha", (("image.mha", (work / "image.mha").read_bytes()),)))
     return seeds
 
 
@@ -476,6 +490,83 @@ def b_splice(rng: random.Random, data: bytes, other: bytes) -> tuple[bytes, str]
     return data[:cut_a] + other[cut_b:], f"spliced at {cut_a} with another file from {cut_b}"
 
 
+#: NIfTI-1 header fields: name -> (byte offset, struct format, count)
+_NIFTI_FIELDS = {"sizeof_hdr": (0, "i", 1), "dim": (40, "h", 8), "datatype": (70, "h", 1), "bitpix": (72, "h", 1),
+                 "pixdim": (76, "f", 8), "vox_offset": (108, "f", 1), "scl_slope": (112, "f", 1),
+                 "scl_inter": (116, "f", 1), "qform_code": (252, "h", 1), "sform_code": (254, "h", 1),
+                 "quatern": (256, "f", 6), "srow": (280, "f", 12), "magic": (344, "4s", 1)}
+_FLOATS = (0.0, -0.0, 1.0, -1.0, 1e-30, 1e30, 3.4e38, -3.4e38, float("nan"), float("inf"), float("-inf"), 352.0,
+           0.5, 1e9)
+_SHORTS = (0, 1, -1, 2, 3, 4, 7, 8, 16, 32, 64, 128, 255, 256, 511, 512, 768, 1024, 1536, 2048, 2304, 32767, -32768)
+
+
+def n_header(rng: random.Random, data: bytes) -> tuple[bytes, str]:
+    """Set one NIfTI-1 header field (some components) to an odd value."""
+    name = rng.choice(list(_NIFTI_FIELDS))
+    offset, fmt, count = _NIFTI_FIELDS[name]
+    buf = bytearray(data)
+    if len(buf) < 348:
+        return data, "nifti header: file too short"
+    which = rng.randrange(count)
+    if fmt == "4s":
+        value: Any = rng.choice((b"n+1\0", b"ni1\0", b"n+2\0", b"\0\0\0\0", b"XXXX"))
+    elif fmt == "f":
+        value = rng.choice(_FLOATS)
+    elif fmt == "h":
+        value = rng.choice(_SHORTS)
+    else:
+        value = rng.choice((348, 540, 0, -1, 1 << 30))
+    size = struct.calcsize("<" + fmt)
+    struct.pack_into("<" + fmt, buf, offset + which * size, value)
+    return bytes(buf), f"nifti {name}[{which}] = {value!r}"
+
+
+_MHA_KEYS = {"NDims": ("0", "1", "2", "3", "4", "9", "-1", "x"),
+             "DimSize": ("0 0 0", "48 48", "100000 100000 100000", "48 48 4 1000", "-1 48 4", "48 48 4", "a b c"),
+             "ElementType": ("MET_FLOAT", "MET_DOUBLE", "MET_UCHAR", "MET_OTHER", "MET_UCHAR_ARRAY", ""),
+             "ElementSpacing": ("0 0 0", "nan nan nan", "inf 1 1", "-1 1 1", "1e308 1e308 1e308", "1"),
+             "Offset": ("nan 0 0", "1e308 1e308 1e308", "0"),
+             "TransformMatrix": ("0 0 0 0 0 0 0 0 0", "1 0 0 1 0 0 0 0 1", "nan 0 0 0 1 0 0 0 1", "1"),
+             "ElementNumberOfChannels": ("0", "3", "100000"),
+             "CompressedData": ("True", "False"),
+             "CompressedDataSize": ("0", "1", "99999999999"),
+             "ElementDataFile": ("LOCAL", "/etc/hostname", "../../x.raw", "LIST", "img%03d.raw 1 4 1", "")}
+
+
+def h_mha(rng: random.Random, data: bytes) -> tuple[bytes, str]:
+    """Replace the value of one MetaImage header line."""
+    end = data.find(b"ElementDataFile")
+    end = data.find(b"\n", end) + 1 if end >= 0 else 0
+    if end <= 0:
+        return data, "mha: no header"
+    lines = data[:end].decode("latin-1").splitlines()
+    key = rng.choice(list(_MHA_KEYS))
+    value = rng.choice(_MHA_KEYS[key])
+    for n, line in enumerate(lines):
+        if line.split("=")[0].strip() == key:
+            lines[n] = f"{key} = {value}"
+            break
+    else:
+        lines.insert(len(lines) - 1, f"{key} = {value}")
+    if key == "ElementDataFile":
+        lines[-1] = f"{key} = {value}"
+    return ("\n".join(lines) + "\n").encode("latin-1") + data[end:], f"mha {key} = {value}"
+
+
+def _image_file_mutation(rng: random.Random, name: str, data: bytes) -> tuple[bytes, str]:
+    """A header mutation of a NIfTI (through its gzip layer) or MetaImage file."""
+    if name.endswith(".mha"):
+        return h_mha(rng, data)
+    if name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return data, "nifti.gz: not gzip any more"
+        out, what = n_header(rng, raw)
+        return gzip.compress(out, compresslevel=1, mtime=0), what
+    return n_header(rng, data)
+
+
 def make_input(seeds: list[Seed], seed: int, index: int) -> FuzzInput:
     """Input ``index`` of fuzz run ``seed``: a mutated copy of one seed series (deterministic)."""
     rng = random.Random(f"spinedetect-fuzz:{seed}:{index}")
@@ -486,7 +577,11 @@ def make_input(seeds: list[Seed], seed: int, index: int) -> FuzzInput:
     for _ in range(rng.choice((1, 1, 2, 2, 3))):
         kind = rng.random()
         targets = _pick_files(rng, len(case.names))
-        if kind < 0.7:  # dataset-level
+        if case.names[0].endswith((".nii", ".nii.gz", ".mha")) and kind < 0.7:  # image file header
+            data, what = _image_file_mutation(rng, case.names[0], _bytes_of(case, 0, rng))
+            case.raw[0] = data
+            mutations.append(f"{case.names[0]}: {what}")
+        elif kind < 0.7:  # dataset-level
             pick = rng.choices(range(len(weights)), weights)[0]
             shared = rng.random()
             for i in targets:
@@ -573,7 +668,8 @@ class _Hang(BaseException):
 def _check_volume(vol: Any, series: Any) -> None:
     """Invariants every loaded volume must satisfy; an AssertionError here is a crash."""
     assert vol.array.ndim == 3, f"array is {vol.array.ndim}-D"
-    assert vol.shape == tuple(series.shape), f"shape {vol.shape} but discovery announced {series.shape}"
+    if series is not None:
+        assert vol.shape == tuple(series.shape), f"shape {vol.shape} but discovery announced {series.shape}"
     assert np.all(np.isfinite(vol.affine)), "affine holds non-finite values"
     assert abs(np.linalg.det(vol.affine[:3, :3])) > 0, "affine is singular"
     if vol.array.dtype.kind == "f":
@@ -581,7 +677,18 @@ def _check_volume(vol: Any, series: Any) -> None:
 
 
 def check_input(folder: Path, limits: InputLimits) -> tuple[str, str]:
-    """Feed ``folder`` to discovery, selection and loading; (outcome, detail). May raise (a crash)."""
+    """Feed ``folder`` to discovery, selection and loading; (outcome, detail). May raise (a crash).
+
+    A NIfTI or MetaImage file is fed to ``load_volume`` instead.
+    """
+    images = sorted(p for p in folder.iterdir() if p.name.endswith((".nii", ".nii.gz", ".mha")))
+    if images:
+        try:
+            vol = load_volume(images[0], limits=limits)
+        except SpinedetectError as exc:
+            return "error", str(exc)
+        _check_volume(vol, None)
+        return "ok", ""
     try:
         found = discover_series(folder, limits=limits)
     except SpinedetectError as exc:

@@ -6,7 +6,6 @@ import shutil
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from spinedetect.errors import InputError
@@ -53,10 +52,8 @@ def test_position_overflow_skipped(tmp_path):
 
 
 def test_regression_inputs_are_tiny():
-    files = [p for p in CASES.rglob("*.dcm")]
-    assert files and all(p.stat().st_size < 2048 for p in files)
-    assert np.all([p.parent.name in ("huge_element_length", "rescale_overflow", "position_overflow",
-                                                   "csa_assertion") for p in files])
+    files = [p for p in CASES.rglob("*") if p.is_file() and p.suffix in (".dcm", ".nii", ".gz", ".mha")]
+    assert len(files) == 13 and all(p.stat().st_size < 2048 for p in files)
 
 
 def test_damaged_csa_header_skipped(tmp_path):
@@ -65,3 +62,22 @@ def test_damaged_csa_header_skipped(tmp_path):
     assert not found.series
     [(_, reason)] = found.skipped
     assert reason.startswith("Siemens mosaic with an unreadable CSA header (AssertionError")
+
+
+@pytest.mark.parametrize("name, match", [
+    ("datatype_32767.nii", "not a readable NIfTI file \\(HeaderDataError: data code 32767"),  # escaped
+    ("vox_offset_inf.nii", "not a readable NIfTI file \\(OverflowError"),                     # escaped
+    ("scl_inter_nan.nii", "HeaderDataError: Valid slope but invalid intercept nan"),         # escaped at read
+    ("corrupt_stream.nii.gz", "not a readable NIfTI|unreadable voxel data"),                  # zlib.error escaped
+    ("srow_nan.nii", "unusable voxel-to-world matrix"),                                      # NaN affine accepted
+    ("rgba.nii", "voxels; expected scalar \\(greyscale\\)"),                                 # RGBA accepted
+])
+def test_damaged_nifti_refused(name, match):
+    with pytest.raises(InputError, match=match):
+        load_volume(CASES / "nifti" / name)
+
+
+def test_metaimage_negative_ndims_refused_before_simpleitk():
+    # NDims = -1 made SimpleITK spin forever or segfault (the fuzz worker died with SIGSEGV)
+    with pytest.raises(InputError, match="invalid dimension count '-1'"):
+        load_volume(CASES / "metaimage" / "ndims_negative.mha")

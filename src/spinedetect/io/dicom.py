@@ -673,7 +673,11 @@ def _walk(root: Path, limits: InputLimits, recursive: bool, skipped: list[tuple[
         for name in sorted(filenames):
             path = here / name
             if path.is_symlink():
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+                    skipped.append((path, f"symbolic link that cannot be resolved ({exc}), not followed"))
+                    continue
                 if not _within(target, real_root):
                     skipped.append((path, "symbolic link pointing out of the input folder, not followed"))
                     continue

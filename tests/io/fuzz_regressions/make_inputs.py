@@ -61,3 +61,48 @@ d = fresh("csa_assertion")
 write_series(d, rows=4, cols=4, n_slices=1, study_uid=study, series_uid=series, extra=csa_mosaic,
              name=lambda k: "IM0.dcm")
 print("csa_assertion/IM0.dcm", (d / "IM0.dcm").stat().st_size)
+
+
+# 5-10. NIfTI header fields and streams the fuzzer broke (tiny 4x4x4 ramps, one field patched each)
+def nifti(name, patch=None, *, gz=False, after=None):
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+
+    img = nib.Nifti1Image(np.arange(64, dtype=np.uint8).reshape(4, 4, 4), np.eye(4))
+    img.set_sform(np.eye(4), code=1)
+    data = bytearray(img.to_bytes())
+    if patch is not None:
+        patch(data)
+    blob = gzip.compress(bytes(data), mtime=0) if gz else bytes(data)
+    if after is not None:
+        blob = after(blob)
+    (out / "nifti").mkdir(exist_ok=True)
+    (out / "nifti" / name).write_bytes(blob)
+    print("nifti/" + name, len(blob))
+
+
+nifti("datatype_32767.nii", lambda d: struct.pack_into("<h", d, 70, 32767))        # HeaderDataError escaped
+nifti("vox_offset_inf.nii", lambda d: struct.pack_into("<f", d, 108, float("-inf")))  # OverflowError escaped
+nifti("srow_nan.nii", lambda d: struct.pack_into("<f", d, 280, float("nan")))      # affine with NaN accepted
+nifti("rgba.nii", lambda d: (struct.pack_into("<h", d, 70, 2304), struct.pack_into("<h", d, 72, 32),
+                             struct.pack_into("<8h", d, 40, 3, 2, 2, 4, 1, 1, 1, 1)))  # RGBA voxels accepted
+nifti("scl_inter_nan.nii", lambda d: (struct.pack_into("<f", d, 112, 2.0),
+                                      struct.pack_into("<f", d, 116, float("nan"))))  # HeaderDataError at read
+
+
+def corrupt_stream(blob):  # damage the deflate stream after the header (the voxel data)
+    b = bytearray(blob)
+    for i in range(len(b) - 40, len(b) - 12):
+        b[i] ^= 0x5A
+    return bytes(b)
+
+
+nifti("corrupt_stream.nii.gz", gz=True, after=corrupt_stream)  # zlib.error escaped
+
+# 11. MetaImage with NDims = -1: SimpleITK spins forever or segfaults (the fuzz worker died with SIGSEGV)
+(out / "metaimage").mkdir(exist_ok=True)
+(out / "metaimage" / "ndims_negative.mha").write_bytes(
+    b"ObjectType = Image\nNDims = -1\nDimSize = 4 4 4\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n" + bytes(64))
+print("metaimage/ndims_negative.mha", (out / "metaimage" / "ndims_negative.mha").stat().st_size)
