@@ -57,7 +57,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -814,7 +814,7 @@ def _save(out: Path, result: Result, item: FuzzInput | None) -> None:
     (folder / "info.json").write_text(json.dumps(info, indent=1) + "\n")
 
 
-def run(corpus: Path, *, inputs: int, seed: int = 0, out: Path | None = None, workers: int = 2,
+def run(corpus: Path, *, inputs: int, seed: int = 0, start: int = 0, out: Path | None = None, workers: int = 2,
         time_limit: float = 10.0, memory_mib: int = 1024, limits: InputLimits = InputLimits(max_voxels=2**22),
         progress: bool = True) -> dict[str, Any]:
     """Fuzz ``inputs`` inputs over ``workers`` processes; returns the summary (also see the module docstring)."""
@@ -824,7 +824,8 @@ def run(corpus: Path, *, inputs: int, seed: int = 0, out: Path | None = None, wo
     slots = [_Slot(ctx, args) for _ in range(max(1, workers))]
     counts = {k: 0 for k in OUTCOMES}
     examples: dict[str, list[str]] = {k: [] for k in FAILURES}
-    max_seconds, peak_rss, done, next_index = 0.0, 0.0, 0, 0
+    max_seconds, peak_rss, done, next_index = 0.0, 0.0, 0, start
+    stop = start + inputs
     t_start = time.perf_counter()
     grace = 5.0  # the worker's own alarm fires at time_limit; this kills workers stuck in C code
 
@@ -851,7 +852,7 @@ def run(corpus: Path, *, inputs: int, seed: int = 0, out: Path | None = None, wo
 
     try:
         for slot in slots:
-            if next_index < inputs:
+            if next_index < stop:
                 slot.submit(next_index)
                 next_index += 1
         while done < inputs:
@@ -887,7 +888,7 @@ def run(corpus: Path, *, inputs: int, seed: int = 0, out: Path | None = None, wo
                     continue
                 record(result, fi)
                 slot.index = None
-                if next_index < inputs:
+                if next_index < stop:
                     slot.submit(next_index)
                     next_index += 1
     finally:
@@ -901,7 +902,7 @@ def run(corpus: Path, *, inputs: int, seed: int = 0, out: Path | None = None, wo
                 if slot.proc.is_alive():
                     slot.kill()
     elapsed = time.perf_counter() - t_start
-    return {"benchmark": "fuzz_input", "inputs": done, "seed": seed, "seed_series": len(seeds), "workers": len(slots),
+    return {"benchmark": "fuzz_input", "inputs": done, "seed": seed, "first_index": start, "seed_series": len(seeds), "workers": len(slots),
             "outcomes": counts, "failures": sum(counts[k] for k in FAILURES), "seconds": round(elapsed, 1),
             "inputs_per_second": round(done / elapsed, 1) if elapsed else None,
             "peak_rss_mib": round(peak_rss, 1), "max_seconds_per_input": round(max_seconds, 3),
@@ -913,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=int, default=20000, help="number of inputs (default 20000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start", type=int, default=0, help="first input index (to replay a saved input: its index)")
     parser.add_argument("--corpus", type=Path, default=None,
                         help="seed corpus folder (built there when missing or empty; default: a temporary one)")
     parser.add_argument("--out", type=Path, default=None, help="where failing inputs are written")
@@ -926,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         if not corpus.is_dir() or not any(corpus.iterdir()):
             seeds = build_corpus(corpus)
             print(f"fuzz: corpus of {len(seeds)} seed series in {corpus}", file=sys.stderr)
-        summary = run(corpus, inputs=args.inputs, seed=args.seed, out=args.out, workers=args.workers,
+        summary = run(corpus, inputs=args.inputs, seed=args.seed, start=args.start, out=args.out, workers=args.workers,
                       time_limit=args.time_limit, memory_mib=args.memory_mib,
                       limits=InputLimits(max_voxels=args.max_voxels))
     print(json.dumps(summary))

@@ -57,7 +57,7 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID
 
 from spinedetect.errors import InputError
-from spinedetect.io.settings import AssemblyRules, InputLimits, Orientation, SeriesRule
+from spinedetect.io.settings import MAX_WORLD_MM, AssemblyRules, InputLimits, Orientation, SeriesRule
 from spinedetect.io.values import screen_values
 from spinedetect.io.volume import SourceIds, Volume
 
@@ -70,8 +70,6 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
 _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
-#: largest |coordinate| or distance (mm) accepted from a header; beyond it geometry arithmetic overflows
-_MAX_MM = 1e6
 #: words in a SOP class name that mark a non-image object
 _NON_IMAGE_SOP_WORDS = ("SR Storage", "Presentation State", "Segmentation", "RT ", "Key Object", "Registration",
                         "Media Storage Directory", "Encapsulated", "Waveform", "Raw Data", "Spectroscopy",
@@ -355,8 +353,8 @@ def _floats(value: Any, n: int, what: str) -> tuple[float, ...]:
         raise _Skip(f"{what} is not numeric ({value!r})") from None
     if len(out) != n or not all(math.isfinite(v) for v in out):
         raise _Skip(f"{what} must hold {n} finite numbers, found {value!r}")
-    if any(abs(v) > _MAX_MM for v in out):
-        raise _Skip(f"{what} holds {list(out)}, beyond +-{_MAX_MM:g} mm (not a plausible geometry)")
+    if any(abs(v) > MAX_WORLD_MM for v in out):
+        raise _Skip(f"{what} holds {list(out)}, beyond +-{MAX_WORLD_MM:g} mm (not a plausible geometry)")
     return out
 
 
@@ -370,7 +368,7 @@ def _pixel_spacing(value: Any) -> tuple[float, ...]:
 def _spacing_hint(value: Any) -> float | None:
     """A slice spacing from SpacingBetweenSlices / SliceThickness, or None when absent or implausible."""
     out = _opt_float(value)
-    return out if out is not None and 0.0 < out <= _MAX_MM else None
+    return out if out is not None and 0.0 < out <= MAX_WORLD_MM else None
 
 
 def _opt_float(value: Any) -> float | None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ["Orientation", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig"]
+__all__ = ["Orientation", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "MAX_WORLD_MM"]
+
+#: largest |coordinate| or distance (mm) a header may give (1 km): beyond it geometry is not a body, and
+#: arithmetic on it (projections, products) can overflow to inf
+MAX_WORLD_MM = 1e6
 
 
 class Orientation(str, enum.Enum):
