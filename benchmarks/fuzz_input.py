@@ -20,8 +20,9 @@ built to escape a folder, element deletion, splices). It is written to a scratch
 * ``error``: a documented :class:`spinedetect.errors.SpinedetectError` (InputError ...), or an image
   reported unusable by discovery (``SeriesInfo.problem``);
 * ``skipped``: discovery skipped every file, each with a reason;
-* ``suspect``: a file skipped as "unreadable" because of an exception type that usually means a bug
-  (TypeError, AttributeError, IndexError, KeyError, ...): counted, and saved, for review;
+* ``suspect``: a file skipped by the loader's catch-all for damaged files ("unreadable (<type>: ...)")
+  with an exception type that usually means a bug (TypeError, AttributeError, IndexError, KeyError,
+  ...): counted, and saved, for review;
 * ``crash``: any other exception (traceback saved), or the worker died (signal);
 * ``hang``: the input took longer than ``--time-limit`` seconds (10); the worker is killed;
 * ``memory``: MemoryError under the worker's address-space limit, or its peak RSS above ``--memory-mib``.
@@ -281,7 +282,8 @@ def _frame_groups(ds: Dataset) -> list[Dataset]:
 
 def _set_raw(ds: Dataset, tag: int, vr: str, value: bytes) -> None:
     """Store ``value`` as the element's encoded bytes (written as is: no validation, any length)."""
-    ds._dict[pydicom.tag.Tag(tag)] = RawDataElement(pydicom.tag.Tag(tag), vr, len(value), value, 0, False, True)  # noqa: SLF001
+    key = pydicom.tag.Tag(tag)
+    ds._dict[key] = RawDataElement(key, vr, len(value), value, 0, False, True)  # noqa: SLF001
 
 
 def m_us_value(rng: random.Random, ds: Dataset) -> str:
@@ -693,7 +695,8 @@ def check_input(folder: Path, limits: InputLimits) -> tuple[str, str]:
         found = discover_series(folder, limits=limits)
     except SpinedetectError as exc:
         return "error", str(exc)
-    suspects = [r for _, r in found.skipped if any(f"({t}" in r for t in SUSPECT_TYPES)]
+    # the loader's catch-all for damaged files words its reason "unreadable (<type>: ...)"
+    suspects = [r for _, r in found.skipped if any(f"unreadable ({t}:" in r for t in SUSPECT_TYPES)]
     if suspects:
         return "suspect", suspects[0]
     outcome, detail = ("skipped", found.skipped[0][1]) if found.skipped else ("ok", "")
@@ -902,7 +905,8 @@ def run(corpus: Path, *, inputs: int, seed: int = 0, start: int = 0, out: Path |
                 if slot.proc.is_alive():
                     slot.kill()
     elapsed = time.perf_counter() - t_start
-    return {"benchmark": "fuzz_input", "inputs": done, "seed": seed, "first_index": start, "seed_series": len(seeds), "workers": len(slots),
+    return {"benchmark": "fuzz_input", "inputs": done, "seed": seed, "first_index": start, "seed_series": len(seeds),
+            "workers": len(slots),
             "outcomes": counts, "failures": sum(counts[k] for k in FAILURES), "seconds": round(elapsed, 1),
             "inputs_per_second": round(done / elapsed, 1) if elapsed else None,
             "peak_rss_mib": round(peak_rss, 1), "max_seconds_per_input": round(max_seconds, 3),

@@ -155,7 +155,10 @@ def test_deflated_dicom_bomb_refused_without_inflating_it(tmp_path):
 
 
 def test_deflated_series_within_the_limit_still_loads(tmp_path):
-    write_series(tmp_path, extra=lambda ds, k: setattr(ds.file_meta, "TransferSyntaxUID", DeflatedExplicitVRLittleEndian))
+    def deflate(ds, k):
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+
+    write_series(tmp_path, extra=deflate)
     assert load_volume(tmp_path, limits=InputLimits(max_decompressed_bytes=64 * 1024)).shape == (16, 16, 8)
 
 
@@ -194,7 +197,9 @@ def test_dicomdir_referenced_file_out_of_tree_never_read(tmp_path, monkeypatch):
     dicomdir.file_meta = meta
     record = Dataset()
     record.DirectoryRecordType = "IMAGE"
-    record.ReferencedFileID = ["..", "outside", "IM0000.dcm"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # '..' and '.' are not valid CS characters: that is the point
+        record.ReferencedFileID = ["..", "outside", "IM0000.dcm"]
     dicomdir.DirectoryRecordSequence = [record]
     dicomdir.save_as(inside / "DICOMDIR", enforce_file_format=True)
     dicomdir.save_as(inside / "renamed_dicomdir", enforce_file_format=True)  # recognised by content too
@@ -334,6 +339,7 @@ def test_predictor_never_sees_nan(tmp_path):
     arr[:4] = np.nan
     vol = load_volume(_nifti(tmp_path / "nan.nii.gz", arr))
     cfg = TrainConfig(network=NetworkConfig(channels=(4, 8), strides=(2,), num_res_units=0),
-                      augment=AugmentConfig(patch_size=(16, 16, 16)), preprocess=PreprocessConfig(spacing_mm=(2.0, 2.0, 2.0)))
+                      augment=AugmentConfig(patch_size=(16, 16, 16)),
+                      preprocess=PreprocessConfig(spacing_mm=(2.0, 2.0, 2.0)))
     labels = Predictor(Recorder(), cfg, torch.device("cpu"), tta=False).predict(vol)
     assert seen and all(seen) and labels.shape == vol.shape

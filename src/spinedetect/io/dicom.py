@@ -512,7 +512,8 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
                         temporal_base[3], idx)
             spacing = _pixel_spacing(measures.get("PixelSpacing"))
             iop = _check_iop(_floats(plane_ori.get("ImageOrientationPatient"), 6, "ImageOrientationPatient"))
-            frame_hint = _spacing_hint(measures.get("SpacingBetweenSlices")) or _spacing_hint(measures.get("SliceThickness"))
+            frame_hint = (_spacing_hint(measures.get("SpacingBetweenSlices"))
+                          or _spacing_hint(measures.get("SliceThickness")))
             frames.append(_Frame(
                 path=path, pixels=pix, frame_index=idx, tile=None, tiles_per_row=1, sop_uid=sop,
                 position=_floats(plane_pos.get("ImagePositionPatient"), 3, "ImagePositionPatient"),  # type: ignore[arg-type]
@@ -939,7 +940,8 @@ def _decode_file(path: Path, pix: _PixelModule) -> np.ndarray:
             with open(path, "rb") as raw:
                 raw.seek(pix.value_offset)
                 arr, _ = decoder.as_array(
-                    _CappedReader(raw, os.fstat(raw.fileno()).st_size), rows=pix.rows, columns=pix.columns, samples_per_pixel=1, number_of_frames=pix.n_frames,
+                    _CappedReader(raw, os.fstat(raw.fileno()).st_size), rows=pix.rows, columns=pix.columns,
+                    samples_per_pixel=1, number_of_frames=pix.n_frames,
                     bits_allocated=pix.bits_allocated, bits_stored=pix.bits_stored,
                     pixel_representation=pix.pixel_representation, photometric_interpretation=pix.photometric,
                     pixel_keyword="PixelData")

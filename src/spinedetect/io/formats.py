@@ -110,7 +110,10 @@ def _check_text_header(path: Path) -> None:
     name = next((fields[k] for k in _DATA_FILE_KEYS if k in fields), "LOCAL")
     if name.upper() == "LOCAL":
         return
-    names = [x.strip() for x in rest if x.strip()] if name.upper().startswith("LIST") else [name.split()[0] if name else name]
+    if name.upper().startswith("LIST"):  # the file names follow, one a line
+        names = [x.strip() for x in rest if x.strip()]
+    else:
+        names = [name.split()[0] if name else name]
     folder = path.resolve().parent
     for name in names:
         target = None if "\0" in name else (folder / name).resolve()
