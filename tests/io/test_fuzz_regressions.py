@@ -53,7 +53,7 @@ def test_position_overflow_skipped(tmp_path):
 
 def test_regression_inputs_are_tiny():
     files = [p for p in CASES.rglob("*") if p.is_file() and p.suffix in (".dcm", ".nii", ".gz", ".mha")]
-    assert len(files) == 13 and all(p.stat().st_size < 2048 for p in files)
+    assert len(files) == 15 and all(p.stat().st_size < 2048 for p in files)
 
 
 def test_damaged_csa_header_skipped(tmp_path):
@@ -81,3 +81,10 @@ def test_metaimage_negative_ndims_refused_before_simpleitk():
     # NDims = -1 made SimpleITK spin forever or segfault (the fuzz worker died with SIGSEGV)
     with pytest.raises(InputError, match="invalid dimension count '-1'"):
         load_volume(CASES / "metaimage" / "ndims_negative.mha")
+
+
+def test_denormal_pixel_spacing_skipped(tmp_path):
+    # PixelSpacing 1e-320 (> 0 but denormal): the volume loaded with a singular affine
+    found = discover_series(_copy("denormal_spacing", tmp_path))
+    assert not found.series
+    assert all("PixelSpacing must be two distances of at least 0.0001 mm" in r for _, r in found.skipped)

@@ -57,7 +57,7 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID
 
 from spinedetect.errors import InputError
-from spinedetect.io.settings import MAX_WORLD_MM, AssemblyRules, InputLimits, Orientation, SeriesRule
+from spinedetect.io.settings import MAX_WORLD_MM, MIN_SPACING_MM, AssemblyRules, InputLimits, Orientation, SeriesRule
 from spinedetect.io.values import screen_values
 from spinedetect.io.volume import SourceIds, Volume
 
@@ -360,15 +360,15 @@ def _floats(value: Any, n: int, what: str) -> tuple[float, ...]:
 
 def _pixel_spacing(value: Any) -> tuple[float, ...]:
     out = _floats(value, 2, "PixelSpacing")
-    if min(out) <= 0:
-        raise _Skip(f"PixelSpacing must be two positive distances in mm, found {list(out)}")
+    if min(out) < MIN_SPACING_MM:
+        raise _Skip(f"PixelSpacing must be two distances of at least {MIN_SPACING_MM:g} mm, found {list(out)}")
     return out
 
 
 def _spacing_hint(value: Any) -> float | None:
     """A slice spacing from SpacingBetweenSlices / SliceThickness, or None when absent or implausible."""
     out = _opt_float(value)
-    return out if out is not None and 0.0 < out <= MAX_WORLD_MM else None
+    return out if out is not None and MIN_SPACING_MM <= out <= MAX_WORLD_MM else None
 
 
 def _opt_float(value: Any) -> float | None:

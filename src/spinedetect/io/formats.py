@@ -18,7 +18,7 @@ import numpy as np
 
 from spinedetect.atomic import atomic_path
 from spinedetect.errors import InputError
-from spinedetect.io.settings import MAX_WORLD_MM, InputLimits
+from spinedetect.io.settings import MAX_WORLD_MM, MIN_SPACING_MM, InputLimits
 from spinedetect.io.values import screen_values
 from spinedetect.io.volume import Volume
 
@@ -126,10 +126,11 @@ def _check_text_header(path: Path) -> None:
 def _check_affine(path: Path, affine: np.ndarray) -> None:
     """Refuse a voxel-to-world matrix that is not finite, not invertible, or beyond +-MAX_WORLD_MM."""
     voxel = np.linalg.norm(affine[:3, :3], axis=0) if np.all(np.isfinite(affine)) else None
-    if (voxel is None or np.min(voxel) <= 0 or np.abs(affine[:3]).max() > MAX_WORLD_MM
+    if (voxel is None or np.min(voxel) < MIN_SPACING_MM or np.abs(affine[:3]).max() > MAX_WORLD_MM
             or abs(np.linalg.det(affine[:3, :3])) < 1e-12):
         raise InputError(f"{path} has an unusable voxel-to-world matrix",
-                         expected="finite, invertible, voxel sizes > 0, within +-1e6 mm",
+                         expected=(f"finite, invertible, voxel sizes >= {MIN_SPACING_MM:g} mm, "
+                                   f"within +-{MAX_WORLD_MM:g} mm"),
                          found=np.array2string(affine[:3], precision=3, separator=",").replace("\n", ""),
                          hint="Fix the header's spacing and orientation (sform/qform, pixdim, TransformMatrix)")
 

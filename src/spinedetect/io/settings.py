@@ -5,11 +5,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ["Orientation", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "MAX_WORLD_MM"]
+__all__ = ["Orientation", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "MAX_WORLD_MM",
+           "MIN_SPACING_MM"]
 
 #: largest |coordinate| or distance (mm) a header may give (1 km): beyond it geometry is not a body, and
 #: arithmetic on it (projections, products) can overflow to inf
 MAX_WORLD_MM = 1e6
+#: smallest pixel or slice spacing (mm) a header may give: below it the voxel volume underflows to 0
+MIN_SPACING_MM = 1e-4
 
 
 class Orientation(str, enum.Enum):

@@ -106,3 +106,10 @@ nifti("corrupt_stream.nii.gz", gz=True, after=corrupt_stream)  # zlib.error esca
 (out / "metaimage" / "ndims_negative.mha").write_bytes(
     b"ObjectType = Image\nNDims = -1\nDimSize = 4 4 4\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n" + bytes(64))
 print("metaimage/ndims_negative.mha", (out / "metaimage" / "ndims_negative.mha").stat().st_size)
+
+# 12. PixelSpacing 1e-320 (denormal, positive) on every slice (fuzz: PixelSpacing=['1e-320', '4.375']): the
+#     volume loaded with a singular affine (voxel volume underflowed to 0)
+d = fresh("denormal_spacing")
+write_series(d, rows=4, cols=4, n_slices=2, study_uid=study, series_uid=series, pixel_spacing=(1e-320, 0.8),
+             extra=small)
+print("denormal_spacing", sorted(p.stat().st_size for p in d.iterdir()))
