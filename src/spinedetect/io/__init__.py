@@ -3,6 +3,16 @@
 ``load_volume`` reads a DICOM folder or file, NIfTI, MetaImage or NRRD; ``discover_series`` lists the
 image series under a folder; ``select_series`` picks the one inference reads; ``write_nifti`` writes
 a volume atomically. Settings (limits, assembly tolerances, selection rule) live in configs/io.yaml.
+
+Hostile or damaged input is refused before it does harm, with an :class:`~spinedetect.errors.InputError`
+(or, during discovery, a "skipped" entry with the reason): sizes and element lengths are checked against
+the file and ``InputLimits`` before anything is allocated, compressed input (deflated DICOM, NIfTI
+voxel bytes) against ``max_decompressed_bytes``, symbolic links and header paths never lead out of the
+input tree, and implausible geometry (non-finite, beyond +-1e6 mm, singular) is refused. Voxel values
+(io.values): NaN/inf voxels of a float image are replaced by its lowest finite value and noted in
+``Volume.notes``; an image with no finite voxel or one value everywhere (blank) is refused; a DICOM
+rescale that overflows float32 is refused. Later steps therefore never see NaN.
+benchmarks/fuzz_input.py fuzzes all of this.
 """
 
 from spinedetect.io.dicom import (Discovery, SeriesInfo, StudyInfo, discover_series, load_series, read_series_headers,

@@ -44,6 +44,7 @@ import os
 import re
 import struct
 import warnings
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,8 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID
 
 from spinedetect.errors import InputError
-from spinedetect.io.settings import AssemblyRules, InputLimits, Orientation, SeriesRule
+from spinedetect.io.settings import MAX_WORLD_MM, MIN_SPACING_MM, AssemblyRules, InputLimits, Orientation, SeriesRule
+from spinedetect.io.values import screen_values
 from spinedetect.io.volume import SourceIds, Volume
 
 __all__ = ["SeriesInfo", "StudyInfo", "Discovery", "discover_series", "load_series", "select_series",
@@ -86,6 +88,93 @@ _READ_ERRORS = (OSError, InvalidDicomError, BytesLengthException, EOFError, Valu
 
 class _Skip(Exception):
     """A file that is not part of any image series, with the reason."""
+
+
+class _CappedReader:
+    """A read-only binary file whose ``read(n)`` never asks for more bytes than the file has left.
+
+    pydicom reads an element's value with ``fp.read(length)`` where ``length`` comes from the file; a
+    damaged or hostile length (0xFFFF0000) would make Python allocate 4 GiB before reading a few bytes.
+    Capping the request at the bytes left keeps every allocation within the file's size.
+    """
+
+    def __init__(self, fh: Any, size: int) -> None:
+        self._fh = fh
+        self._size = size
+        self.name = getattr(fh, "name", None)
+
+    def read(self, n: int | None = -1) -> bytes:
+        left = max(0, self._size - self._fh.tell())
+        return self._fh.read(left if n is None or n < 0 or n > left else n)
+
+    def readinto(self, buffer: Any) -> int:
+        return self._fh.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._fh.closed)
+
+
+_LONG_VRS = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
+
+
+def _meta_end(head: bytes) -> int:
+    """Byte offset just past the file meta group (group 0002, always explicit VR little endian)."""
+    pos = 132
+    while pos + 8 <= len(head):
+        group = struct.unpack_from("<H", head, pos)[0]
+        if group != 0x0002:
+            break
+        if head[pos + 4:pos + 6] in _LONG_VRS:
+            pos += 12 + struct.unpack_from("<I", head, pos + 8)[0]
+        else:
+            pos += 8 + struct.unpack_from("<H", head, pos + 6)[0]
+    return pos
+
+
+def _check_inflated_size(fh: Any, limits: InputLimits) -> None:
+    """Refuse a deflated file whose body inflates beyond ``limits.max_decompressed_bytes`` (a zip bomb).
+
+    Inflates in bounded chunks, counting and discarding the output, before pydicom inflates it whole.
+    """
+    fh.seek(0)
+    head = fh.read(64 * 1024)
+    fh.seek(0)
+    if b"1.2.840.10008.1.2.1.99" not in head[:_meta_end(head)]:
+        return
+    fh.seek(_meta_end(head))
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total, chunk = 0, 1 << 20
+    try:
+        while data := fh.read(chunk):
+            out = inflater.decompress(data, chunk)
+            while True:
+                total += len(out)
+                if total > limits.max_decompressed_bytes:
+                    raise _Skip(f"deflated data inflates to more than {limits.max_decompressed_bytes} bytes "
+                                "(InputLimits.max_decompressed_bytes): refused as a decompression bomb")
+                if not inflater.unconsumed_tail:
+                    break
+                out = inflater.decompress(inflater.unconsumed_tail, chunk)
+    except zlib.error as exc:
+        raise _Skip(f"deflated data is corrupt ({exc})") from None
+    finally:
+        fh.seek(0)
 
 
 @dataclass(frozen=True)
@@ -264,7 +353,22 @@ def _floats(value: Any, n: int, what: str) -> tuple[float, ...]:
         raise _Skip(f"{what} is not numeric ({value!r})") from None
     if len(out) != n or not all(math.isfinite(v) for v in out):
         raise _Skip(f"{what} must hold {n} finite numbers, found {value!r}")
+    if any(abs(v) > MAX_WORLD_MM for v in out):
+        raise _Skip(f"{what} holds {list(out)}, beyond +-{MAX_WORLD_MM:g} mm (not a plausible geometry)")
     return out
+
+
+def _pixel_spacing(value: Any) -> tuple[float, ...]:
+    out = _floats(value, 2, "PixelSpacing")
+    if min(out) < MIN_SPACING_MM:
+        raise _Skip(f"PixelSpacing must be two distances of at least {MIN_SPACING_MM:g} mm, found {list(out)}")
+    return out
+
+
+def _spacing_hint(value: Any) -> float | None:
+    """A slice spacing from SpacingBetweenSlices / SliceThickness, or None when absent or implausible."""
+    out = _opt_float(value)
+    return out if out is not None and MIN_SPACING_MM <= out <= MAX_WORLD_MM else None
 
 
 def _opt_float(value: Any) -> float | None:
@@ -357,8 +461,10 @@ def _mosaic_tiles(ds: Dataset) -> tuple[int, tuple[float, float, float] | None]:
             csa = csareader.get_csa_header(ds, "image")
             n = csareader.get_n_mosaic(csa) if csa else None
             normal = csareader.get_slice_normal(csa) if csa else None
-        except (csareader.CSAError, KeyError, ValueError, IndexError, TypeError) as exc:
-            raise _Skip(f"Siemens mosaic with an unreadable CSA header ({exc})") from None
+        # nibabel's CSA reader checks some of a damaged header's structure with `assert` (AssertionError)
+        except (csareader.CSAError, KeyError, ValueError, IndexError, TypeError, AssertionError, struct.error) as exc:
+            raise _Skip(f"Siemens mosaic with an unreadable CSA header ({type(exc).__name__}: {exc}); "
+                        "cannot un-mosaic it") from None
     if not n:
         raise _Skip("Siemens mosaic without NumberOfImagesInMosaic in its CSA header; cannot un-mosaic")
     return int(n), (tuple(float(v) for v in normal) if normal is not None else None)
@@ -378,7 +484,7 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
     image_type = fast.texts(0x00080008)
     temporal_base = (fast.integer(0x00200100), fast.integer(0x00200012), fast.text(0x00080032),
                      fast.integer(0x00200013))
-    hint = fast.number(0x00180088) or fast.number(0x00180050)
+    hint = _spacing_hint(fast.number(0x00180088)) or _spacing_hint(fast.number(0x00180050))
     pffg = ds.get("PerFrameFunctionalGroupsSequence") if 0x52009230 in ds else None
     if pffg is not None:  # enhanced multi-frame: per-frame groups override shared ones
         shared = _item(ds, "SharedFunctionalGroupsSequence")
@@ -404,9 +510,10 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
                         int(content.get("FrameAcquisitionNumber", 0) or 0) if content else 0,
                         str(content.get("FrameAcquisitionDateTime", "")) if content else "",
                         temporal_base[3], idx)
-            spacing = _floats(measures.get("PixelSpacing"), 2, "PixelSpacing")
+            spacing = _pixel_spacing(measures.get("PixelSpacing"))
             iop = _check_iop(_floats(plane_ori.get("ImageOrientationPatient"), 6, "ImageOrientationPatient"))
-            frame_hint = _opt_float(measures.get("SpacingBetweenSlices")) or _opt_float(measures.get("SliceThickness"))
+            frame_hint = (_spacing_hint(measures.get("SpacingBetweenSlices"))
+                          or _spacing_hint(measures.get("SliceThickness")))
             frames.append(_Frame(
                 path=path, pixels=pix, frame_index=idx, tile=None, tiles_per_row=1, sop_uid=sop,
                 position=_floats(plane_pos.get("ImagePositionPatient"), 3, "ImagePositionPatient"),  # type: ignore[arg-type]
@@ -426,7 +533,7 @@ def _frames_of(path: Path, ds: Dataset, pix: _PixelModule) -> list[_Frame]:
         raise _Skip(f"image geometry is not numeric ({exc})") from None
     position = np.array(_floats(ipp, 3, "ImagePositionPatient"))
     iop = _check_iop(_floats(iop_raw, 6, "ImageOrientationPatient"))
-    spacing = _floats(ps_raw, 2, "PixelSpacing")
+    spacing = _pixel_spacing(ps_raw)
     common = dict(path=path, pixels=pix, sop_uid=sop, row_dir=iop[:3], col_dir=iop[3:], pixel_spacing=spacing,
                   slope=fast.number(0x00281053) or 1.0, intercept=fast.number(0x00281052) or 0.0,
                   echo_time=fast.number(0x00180081), component=_component(image_type[2:]))
@@ -499,7 +606,9 @@ def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
     if size < 132:
         raise _Skip("not DICOM (too small)")
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as raw:
+            fh = _CappedReader(raw, size)
+            _check_inflated_size(fh, limits)
             try:
                 ds = pydicom.dcmread(fh, stop_before_pixels=True)
             except InvalidDicomError:
@@ -563,7 +672,11 @@ def _walk(root: Path, limits: InputLimits, recursive: bool, skipped: list[tuple[
         for name in sorted(filenames):
             path = here / name
             if path.is_symlink():
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+                    skipped.append((path, f"symbolic link that cannot be resolved ({exc}), not followed"))
+                    continue
                 if not _within(target, real_root):
                     skipped.append((path, "symbolic link pointing out of the input folder, not followed"))
                     continue
@@ -820,13 +933,15 @@ def _decode_file(path: Path, pix: _PixelModule) -> np.ndarray:
 
     try:
         if pix.value_offset is None:  # deflated transfer syntax: let pydicom read the whole file
-            arr = pydicom.dcmread(path).pixel_array
+            with open(path, "rb") as raw:  # its inflated size was checked during discovery
+                arr = pydicom.dcmread(_CappedReader(raw, os.fstat(raw.fileno()).st_size)).pixel_array
         else:
             decoder = get_decoder(UID(pix.transfer_syntax))
-            with open(path, "rb") as fh:
-                fh.seek(pix.value_offset)
+            with open(path, "rb") as raw:
+                raw.seek(pix.value_offset)
                 arr, _ = decoder.as_array(
-                    fh, rows=pix.rows, columns=pix.columns, samples_per_pixel=1, number_of_frames=pix.n_frames,
+                    _CappedReader(raw, os.fstat(raw.fileno()).st_size), rows=pix.rows, columns=pix.columns,
+                    samples_per_pixel=1, number_of_frames=pix.n_frames,
                     bits_allocated=pix.bits_allocated, bits_stored=pix.bits_stored,
                     pixel_representation=pix.pixel_representation, photometric_interpretation=pix.photometric,
                     pixel_keyword="PixelData")
@@ -836,7 +951,7 @@ def _decode_file(path: Path, pix: _PixelModule) -> np.ndarray:
     return arr.reshape(pix.n_frames, pix.rows, pix.columns)
 
 
-def _rescaled(stack: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray) -> tuple[np.ndarray, str]:
+def _rescaled(stack: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray, label: str) -> tuple[np.ndarray, str]:
     """Apply per-slice slope/intercept to a (slices, rows, cols) stack; see the module docstring for dtypes.
 
     Works in place where the result fits the stack's own 16-bit storage (CT: uint16/int16 + integer
@@ -844,11 +959,19 @@ def _rescaled(stack: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray) -> 
     """
     if np.all(slopes == 1.0) and np.all(intercepts == 0.0):
         return stack, "none (identity)"
+    lo, hi = float(stack.min()), float(stack.max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        reach = np.abs(np.array([lo, hi])[None, :] * slopes[:, None] + intercepts[:, None])
+    if not np.all(reach <= np.finfo(np.float32).max):
+        bad = int(np.argmax(~(reach <= np.finfo(np.float32).max).all(axis=1)))
+        raise InputError(f"Image series {label}: RescaleSlope {slopes[bad]:g} / RescaleIntercept {intercepts[bad]:g} "
+                         f"map stored values {lo:g}..{hi:g} beyond the float32 range",
+                         expected="a rescale giving finite intensities", found="overflowing values",
+                         hint="The header's rescale values are corrupt; choose another series")
     uniform = np.unique(slopes).size == 1 and np.unique(intercepts).size == 1
     desc = f"slope {slopes[0]:g}, intercept {intercepts[0]:g}" if uniform else "per-slice slope/intercept"
     if np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts)) and stack.dtype.kind in "iu":
-        lo, hi = int(stack.min()), int(stack.max())
-        ends = np.array([[lo, hi]]) * slopes[:, None] + intercepts[:, None]
+        ends = np.array([[int(lo), int(hi)]]) * slopes[:, None] + intercepts[:, None]
         for dtype in (np.int16, np.int32):
             info = np.iinfo(dtype)
             if ends.min() < info.min or ends.max() > info.max:
@@ -900,8 +1023,10 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
     assert stack is not None
     slopes = np.array([f.slope for f in frames])
     intercepts = np.array([f.intercept for f in frames])
-    stack, rescale = _rescaled(stack, slopes, intercepts)
-    notes = list(plan.notes)
+    stack, rescale = _rescaled(stack, slopes, intercepts, series.image_key)
+    # (slices, rows, cols) -> (i=col, j=row, k=slice) as a view: no copy
+    array, value_notes = screen_values(stack.transpose(2, 1, 0), f"Image series {series.image_key}")
+    notes = list(plan.notes) + value_notes
     if frames[0].tile is not None:
         notes.append(f"Siemens mosaic un-mosaicked into {n} slices of {cols}x{rows} (CSA header), slice spacing "
                      "from SpacingBetweenSlices")
@@ -917,8 +1042,6 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
         "transfer_syntaxes": sorted({f.pixels.transfer_syntax for f in frames}),
         "files": [str(p) for p in by_file],
     })
-    # (slices, rows, cols) -> (i=col, j=row, k=slice) as a view: no copy
-    array = stack.transpose(2, 1, 0)
     source = SourceIds(study_instance_uid=series.study_instance_uid, series_instance_uid=series.series_instance_uid,
                        sop_instance_uids=tuple(dict.fromkeys(f.sop_uid for f in frames if f.sop_uid)),
                        frame_of_reference_uid=series.headers.get("frame_of_reference_uid"))

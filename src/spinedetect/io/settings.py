@@ -5,7 +5,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-__all__ = ["Orientation", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig"]
+__all__ = ["Orientation", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "MAX_WORLD_MM",
+           "MIN_SPACING_MM"]
+
+#: largest |coordinate| or distance (mm) a header may give (1 km): beyond it geometry is not a body, and
+#: arithmetic on it (projections, products) can overflow to inf
+MAX_WORLD_MM = 1e6
+#: smallest pixel or slice spacing (mm) a header may give: below it the voxel volume underflows to 0
+MIN_SPACING_MM = 1e-4
 
 
 class Orientation(str, enum.Enum):
@@ -23,16 +30,19 @@ class InputLimits:
 
     ``max_voxels`` bounds one volume (and one file's claimed pixel count); ``max_files`` and
     ``max_depth`` bound a discovery walk (folders below ``max_depth`` levels are not entered and
-    are reported as skipped); ``max_file_bytes`` bounds the size of any single file read.
+    are reported as skipped); ``max_file_bytes`` bounds the size of any single file read;
+    ``max_decompressed_bytes`` bounds what compressed input may expand to (a deflated DICOM body, the
+    voxel bytes a NIfTI header claims): 2 GiB = ``max_voxels`` voxels of 8 bytes, the widest voxel type.
     """
 
     max_voxels: int = 2**28
     max_files: int = 200_000
     max_depth: int = 16
     max_file_bytes: int = 4 * 2**30
+    max_decompressed_bytes: int = 2 * 2**30
 
     def __post_init__(self) -> None:
-        for name in ("max_voxels", "max_files", "max_file_bytes"):
+        for name in ("max_voxels", "max_files", "max_file_bytes", "max_decompressed_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.max_depth < 0:
