@@ -1,4 +1,4 @@
-"""Phantom DICOM studies and a stand-in model that returns the phantom's true labels.
+"""Phantom DICOM studies, a stand-in model that returns the phantom's true labels, and the shipped model.
 
 The stand-in makes these tests about the batch machinery (discovery, outputs, statuses, reruns,
 geometry of SEG/overlays), not about a model's accuracy; one test runs a real Predictor too.
@@ -66,21 +66,21 @@ class TruthModel:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A real (untrained, tiny: 2 levels of 4/8 channels, 3 mm grid) checkpoint with its .sha256 sidecar."""
-    import torch
+    """A copy of the shipped default model (0.6 MB) with its .sha256 sidecar.
 
-    from spinedetect.config import config_to_dict
-    from spinedetect.model import build_network, save_checkpoint
-    from spinedetect.model.network import NetworkConfig
-    from spinedetect.preprocess import PreprocessConfig
-    from spinedetect.training.config import AugmentConfig, TrainConfig
+    A trained model keeps these machinery tests fast: an untrained network labels noise as hundreds of
+    "vertebrae" and thousands of "lesions", whose measurement and SR dominate every run.
+    """
+    import shutil
 
-    cfg = TrainConfig(network=NetworkConfig(channels=(4, 8), strides=(2,), num_res_units=0),
-                      augment=AugmentConfig(patch_size=(32, 32, 32)),
-                      preprocess=PreprocessConfig(spacing_mm=(3.0, 3.0, 3.0)))
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(path, {"model": build_network(cfg.network).state_dict(), "config": config_to_dict(cfg), "step": 0})
+    from spinedetect.model import default_checkpoint
+
+    shipped = default_checkpoint()
+    if shipped is None:
+        pytest.skip("the shipped default model (src/spinedetect/model/weights/default.pt) is not installed")
+    path = tmp_path_factory.mktemp("model") / "default.pt"
+    shutil.copyfile(shipped, path)
+    shutil.copyfile(shipped.with_name(shipped.name + ".sha256"), path.with_name(path.name + ".sha256"))
     return path
 
 
