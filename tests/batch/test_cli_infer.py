@@ -1,4 +1,4 @@
-"""``spinedetect infer`` in-process with a real (tiny, untrained) checkpoint: exit codes and messages."""
+"""``spinedetect infer`` in-process with a real checkpoint (a copy of the shipped model): exit codes and messages."""
 
 from __future__ import annotations
 
