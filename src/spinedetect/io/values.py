@@ -34,7 +34,9 @@ def screen_values(array: np.ndarray, what: str) -> tuple[np.ndarray, list[str]]:
     notes: list[str] = []
     if array.size == 0:
         raise InputError(f"{what} holds no voxels", expected="a non-empty 3-D image", found=f"shape {array.shape}")
-    if array.dtype.kind in "fc":
+    lo, hi = array.min(), array.max()
+    # min/max are NaN or infinite exactly when some voxel is: only then pay for a per-voxel finite mask
+    if array.dtype.kind in "fc" and not (np.isfinite(lo) and np.isfinite(hi)):
         finite = np.isfinite(array)
         n_bad = int(array.size - np.count_nonzero(finite))
         if n_bad:
@@ -46,7 +48,7 @@ def screen_values(array: np.ndarray, what: str) -> tuple[np.ndarray, list[str]]:
             notes.append(f"{n_bad} non-finite voxels ({100.0 * n_bad / array.size:.2g}%, NaN/inf) replaced by the "
                          f"lowest finite value {float(low):g}")
             log.warning("%s: %s", what, notes[-1])
-    lo, hi = array.min(), array.max()
+            lo, hi = array.min(), array.max()
     if lo == hi:
         raise InputError(f"{what} is a constant image (every voxel = {float(lo):g})",
                          expected="an image with contrast", found="one value everywhere",
