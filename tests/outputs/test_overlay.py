@@ -2,7 +2,7 @@ import numpy as np
 
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, Label
-from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, sagittal_plane, save_png
+from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, reslice, sagittal_plane, save_png
 
 
 def _volumes(affine):
@@ -54,3 +54,26 @@ def test_title_marks_side_by_side_and_atomic_save(tmp_path):
     assert pic.width == 2 * 60 + 6 and pic.height > 20
     path = save_png(pic, tmp_path / "sub" / "p.png")
     assert path.is_file() and not list(path.parent.glob(".*tmp"))
+
+
+def test_reslice_samples_world_positions_on_an_oblique_grid():
+    # trilinear interpolation reproduces a linear field exactly, so every plane pixel inside the volume
+    # must hold the field's value at that pixel's world position
+    rot = np.array([[np.cos(0.3), -np.sin(0.3), 0.0], [np.sin(0.3), np.cos(0.3), 0.0], [0.0, 0.0, 1.0]])
+    affine = np.eye(4)
+    affine[:3, :3] = rot @ np.diag([0.7, 0.9, 3.0])
+    affine[:3, 3] = (-10.0, 5.0, 2.0)
+    ijk = np.stack(np.meshgrid(*(np.arange(n) for n in (40, 50, 12)), indexing="ij"), -1).reshape(-1, 3)
+    world = ijk @ affine[:3, :3].T + affine[:3, 3]
+    field = (world @ np.array([2.0, 3.0, -1.0])).reshape(40, 50, 12)
+    centre = affine[:3] @ np.r_[19.5, 24.5, 5.5, 1.0]
+    plane = axial_plane(centre, 20.0, normal=(0.2, -0.3, 1.0))
+    out = reslice(Volume(field, affine), plane, 0.5, order=1, cval=np.nan)
+    nh, nw = out.shape
+    u = (np.arange(nw) - (nw - 1) / 2.0) * 0.5
+    v = ((nh - 1) / 2.0 - np.arange(nh)) * 0.5
+    pts = (np.asarray(plane.center) + v[:, None, None] * np.asarray(plane.up_dir)
+           + u[None, :, None] * np.asarray(plane.right_dir))
+    expected = pts @ np.array([2.0, 3.0, -1.0])
+    assert out.shape == (40, 40) and np.isfinite(out).all()
+    np.testing.assert_allclose(out, expected, atol=1e-6)

@@ -77,11 +77,14 @@ def reslice(volume: Volume, plane: Plane, pixel_mm: float, *, order: int, cval: 
     u = (np.arange(nw) - (nw - 1) / 2.0) * pixel_mm
     v = ((nh - 1) / 2.0 - np.arange(nh)) * pixel_mm
     c, ru, up = (np.asarray(x, dtype=np.float64) for x in (plane.center, plane.right_dir, plane.up_dir))
-    world = c[None, None, :] + v[:, None, None] * up[None, None, :] + u[None, :, None] * ru[None, None, :]
     inv = np.linalg.inv(volume.affine)
-    vox = world.reshape(-1, 3) @ inv[:3, :3].T + inv[:3, 3]
-    out = ndimage.map_coordinates(volume.array, vox.T, order=order, mode="constant", cval=cval, prefilter=False)
-    return out.reshape(nh, nw)
+    # the plane's origin and axes in voxel units, then one (nh, nw) sum per voxel axis: far cheaper than
+    # mapping every world point through the affine
+    c_vox, up_vox, ru_vox = inv[:3, :3] @ c + inv[:3, 3], inv[:3, :3] @ up, inv[:3, :3] @ ru
+    vox = np.empty((3, nh, nw))
+    for ax in range(3):
+        np.add.outer(c_vox[ax] + v * up_vox[ax], u * ru_vox[ax], out=vox[ax])
+    return ndimage.map_coordinates(volume.array, vox, order=order, mode="constant", cval=cval, prefilter=False)
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -157,8 +160,12 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
     return canvas
 
 
+#: zlib level of the PNGs: 1 encodes our overlays ~2x faster than Pillow's default 6, files up to ~1.6x larger.
+_PNG_COMPRESS_LEVEL = 1
+
+
 def save_png(picture: Image.Image, path: str | Path) -> Path:
     """Write ``picture`` as PNG atomically (temporary file in the same folder, then rename)."""
     with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG")
+        picture.save(tmp, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
     return Path(path)
