@@ -189,6 +189,28 @@ def test_second_run_on_same_output_is_refused(phantom_batch, tmp_path):
             run_batch(inp, tmp_path / "out", TruthModel(truths))
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_rank_stops_when_another_rank_failed(rank, phantom_batch, tmp_path):
+    """Under torchrun every rank reports whether its part succeeded; when another rank's did not, this
+    rank stops with a clear error (after finishing its own studies), writes no batch files and frees
+    the lock."""
+    from spinedetect.errors import OutputError
+
+    inp, truths, _ = phantom_batch
+    said: list[bool] = []
+
+    def all_ranks_ok(mine_ok: bool) -> bool:
+        said.append(mine_ok)
+        return False
+
+    with pytest.raises(OutputError, match="another rank could not finish its studies"):
+        run_batch(inp, tmp_path / "out", TruthModel(truths), rank=rank, world_size=2, all_ranks_ok=all_ranks_ok)
+    assert said == [True]
+    assert not (tmp_path / "out" / "index.html").exists()
+    with OutputLock(tmp_path / "out"):
+        pass
+
+
 def test_show_identity_puts_the_patient_on_the_page_only(phantom_batch, tmp_path):
     from spinedetect.batch import BatchConfig
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +26,48 @@ def test_infer_one_study_with_a_real_predictor(phantom_batch, tiny_checkpoint, t
     assert provenance["model"]["model_sha256"]
 
 
+def _two_studies(batch: Path, inp: Path) -> Path:
+    """A copy of two studies (site0, site2) of the phantom batch: one for each of two ranks."""
+    for site in ("site0", "site2"):
+        for f in (batch / site).rglob("*"):
+            if f.is_file():
+                dst = inp / f.relative_to(batch)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_bytes(f.read_bytes())
+    return inp
+
+
+def _torchrun_env() -> dict[str, str]:
+    import os
+
+    src_dir = Path(__file__).resolve().parents[2] / "src"
+    return {**os.environ, "PYTHONPATH": f"{src_dir}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "OMP_NUM_THREADS": "1"}
+
+
+def test_torchrun_rank_that_cannot_write_stops_every_rank(phantom_batch, tiny_checkpoint, tmp_path):
+    """A rank whose outputs cannot be written must not leave rank 0 waiting for it forever: the run ends
+    (well within the timeout) with that rank's one-line error, no batch files, and a rerun completes it.
+    (How the other rank stops is tested in-process: test_batch.py::test_rank_stops_when_another_rank_failed;
+    here torchrun may terminate it before it prints.)"""
+    import subprocess
+    import sys
+
+    inp = _two_studies(phantom_batch[0], tmp_path / "input")  # one study per rank
+    out = tmp_path / "out"
+    helper = Path(__file__).with_name("rank_fault_helper.py")
+    args = ["infer", str(inp), str(out), "--model", str(tiny_checkpoint), "--device", "cpu", "--no-progress"]
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", "29532", str(helper), "1", *args],
+                          capture_output=True, text=True, timeout=240, env=_torchrun_env())
+    assert done.returncode != 0, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("spinedetect infer: error:")]
+    assert any("Stopped: cannot write the outputs in" in e and "ENOSPC" in e for e in errors), done.stderr[-3000:]
+    assert not (out / "index.html").exists() and not (out / "manifest.json").exists()
+    assert main([*args]) == 0
+    assert json.loads((out / "manifest.json").read_text())["counts"]["ok"] == 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["infer"], "required"),
     (["infer", "/nonexistent/in", "/tmp/x"], "does not exist"),
@@ -39,23 +82,12 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
 
 def test_torchrun_two_cpu_ranks_shard_studies(phantom_batch, tiny_checkpoint, tmp_path):
     """Two gloo ranks split the studies; rank 0 writes the batch files; results equal a single run."""
-    import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    inp = tmp_path / "input"
-    for site in ("site0", "site2"):
-        src = phantom_batch[0] / site
-        for f in src.rglob("*"):
-            if f.is_file():
-                dst = inp / f.relative_to(phantom_batch[0])
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                dst.write_bytes(f.read_bytes())
+    inp = _two_studies(phantom_batch[0], tmp_path / "input")
     args = [str(inp), "--model", str(tiny_checkpoint), "--device", "cpu", "--no-progress"]
-    src_dir = Path(__file__).resolve().parents[2] / "src"
-    env = {**os.environ, "PYTHONPATH": f"{src_dir}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "OMP_NUM_THREADS": "1"}
+    env = _torchrun_env()
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                            "--master-port", "29531", "-m", "spinedetect", "infer", args[0], str(tmp_path / "dist"),
                            *args[1:]], capture_output=True, text=True, timeout=300, env=env)

@@ -508,13 +508,15 @@ def _prepare_output(output: Path) -> None:
 
 def run_batch(input_path: str | Path, output: str | Path, model: SegmentationModel, *,
               config: BatchConfig = BatchConfig(), workers: int = 0, rank: int = 0, world_size: int = 1,
-              barrier: Callable[[], None] | None = None,
+              all_ranks_ok: Callable[[bool], bool] | None = None,
               on_study: Callable[[StudyResult], None] | None = None) -> BatchResult:
     """Process every study under ``input_path`` into ``output`` and write the batch files.
 
     With ``world_size`` > 1 (torchrun), rank r processes studies r, r + world_size, ...; every rank
-    writes its own studies and rank 0 writes the batch files after ``barrier()``. ``workers`` threads
-    load the next studies and write finished ones while the model runs.
+    writes its own studies, then all ranks call ``all_ranks_ok(mine_ok)`` (a collective returning True
+    when every rank finished its part) and rank 0 writes the batch files. A rank that stops (outputs not
+    writable, any error) still takes part in that call, so the others stop too instead of waiting for it.
+    ``workers`` threads load the next studies and write finished ones while the model runs.
     """
     input_path, output = Path(input_path), Path(output)
     _prepare_output(output)
@@ -528,20 +530,32 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
         log.info("rank %d: %d studies, %d already complete", rank, len(mine), len(mine) - len(todo))
         _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None), uid_map)
 
+    def work_and_agree() -> None:
+        if all_ranks_ok is None:
+            work()
+            return
+        try:
+            work()
+        except BaseException:
+            all_ranks_ok(False)
+            raise
+        if not all_ranks_ok(True):
+            done = sum(_complete(output, inp.key) is not None for inp in inputs)
+            raise OutputError(f"Stopped: another rank could not finish its studies in {output}",
+                              expected="every rank to finish", found=f"a rank stopped (its error is printed above); "
+                              f"{done} of {len(inputs)} studies are complete", hint="Fix what that rank reported, "
+                              "then rerun the same command: complete studies are kept and the rest are done")
+
     try:
         if rank == 0:
             with OutputLock(output):
                 if world_size == 1:
                     _clear_leftovers(output)
-                work()
-                if barrier is not None:
-                    barrier()
+                work_and_agree()
                 results = collect_results(output, inputs, config)
                 _write_batch_files(output, skipped, results, config, model_info, input_path)
         else:
-            work()
-            if barrier is not None:
-                barrier()
+            work_and_agree()
             results = collect_results(output, inputs, config)
     except OSError as exc:
         if not _output_fault(exc, output):

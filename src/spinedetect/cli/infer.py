@@ -39,16 +39,26 @@ def get_parser() -> CommandParser:
     return parser
 
 
-def _distributed(device: str) -> tuple[int, int, str, Callable[[], None] | None]:
-    """(rank, world size, device, barrier) under torchrun; (0, 1, device, None) otherwise."""
+def _distributed(device: str) -> tuple[int, int, str, Callable[[bool], bool] | None]:
+    """(rank, world size, device, all_ranks_ok) under torchrun; (0, 1, device, None) otherwise.
+
+    ``all_ranks_ok(ok)`` is a collective: every rank passes whether its part succeeded and gets True
+    only when all did (a MIN all-reduce; NCCL needs the flag on the rank's GPU).
+    """
     from spinedetect.model.runtime import init_distributed
 
     rank, world, dev = init_distributed(device)
     if world <= 1:
         return 0, 1, str(dev), None
+    import torch
     import torch.distributed as dist
 
-    return rank, world, str(dev), dist.barrier
+    def all_ranks_ok(ok: bool) -> bool:
+        flag = torch.tensor([int(ok)], dtype=torch.int32, device=dev)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+    return rank, world, str(dev), all_ranks_ok
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -66,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = replace(cfg, write_dicom=cfg.write_dicom and not args.no_dicom,
                       show_identity=cfg.show_identity or args.show_identity,
                       deidentify=cfg.deidentify or args.deidentify)
-    rank, world, device, barrier = _distributed(args.device)
+    rank, world, device, all_ranks_ok = _distributed(args.device)
     predictor = Predictor.from_checkpoint(args.model, device=device)
     show = not args.no_progress and rank == 0 and sys.stderr.isatty()
     bar = None
@@ -84,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         result = run_batch(args.input, args.output, predictor, config=cfg, workers=args.workers, rank=rank,
-                           world_size=world, barrier=barrier, on_study=on_study)
+                           world_size=world, all_ranks_ok=all_ranks_ok, on_study=on_study)
     finally:
         if bar is not None:
             bar.close()
