@@ -15,10 +15,11 @@ __all__ = ["atomic_path", "atomic_write_bytes"]
 
 
 @contextmanager
-def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str = ".tmp", *, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
     ``suffix`` ends the temporary name, for writers that choose the format from it (``.nii.gz``).
+    ``mode`` (e.g. 0o600 for a private file) replaces the default 0666 less the umask.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +27,7 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     os.close(fd)
     # mkstemp creates 0600; outputs are shared (imaging IT, a web server), so give them the mode a plain
     # open() would: 0666 less the process umask
-    os.chmod(tmp, 0o666 & ~_umask())
+    os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -48,9 +49,9 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns ``path``."""
-    with atomic_path(path) as tmp:
+def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically (``mode`` as in :func:`atomic_path`); returns ``path``."""
+    with atomic_path(path, mode=mode) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -41,6 +41,9 @@ IDENTITY = {
 #: What must never appear (name components separately too: a viewer may show "QUILLONIA ZQXNAME").
 SECRETS = sorted({v for v in IDENTITY.values()} | {"ZQXNAME", "QUILLONIA", "ZQXDOCTOR", "HELGARD", "Zqxville"})
 
+#: Input folders are named with this (sites often name folders after the patient): --deidentify withholds paths.
+FOLDER_SECRET = "ZQXFOLDER"
+
 #: Elements the standard has SEG/SR copy from the source (Patient, General Study modules; highdicom's
 #: Contributing Equipment item for the source equipment). Allowed to carry identity without --deidentify.
 COPIED_FROM_SOURCE = {"PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "ReferringPhysicianName",
@@ -63,7 +66,7 @@ def identity_input(phantom_batch, tmp_path_factory) -> tuple[Path, list[str]]:
     """Two DICOM studies with the identity above, and the source UIDs (study, series, instances)."""
     inp = tmp_path_factory.mktemp("identity") / "input"
     for n, site in enumerate(("site0", "site2")):
-        _with_identity(phantom_batch[0] / site / "exam", inp / f"exam{n}", n)
+        _with_identity(phantom_batch[0] / site / "exam", inp / f"{FOLDER_SECRET}{n}" / "exam", n)
     uids = set()
     for f in inp.rglob("*.dcm"):
         ds = pydicom.dcmread(f, stop_before_pixels=True)
@@ -160,6 +163,29 @@ def test_deidentified_outputs_carry_no_identity_and_say_so(plain_and_deidentifie
             assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
 
 
+def test_deidentified_study_keys_are_keyed_hashes_and_input_paths_are_withheld(plain_and_deidentified,
+                                                                              identity_input, tiny_checkpoint):
+    from spinedetect.batch.runner import SOURCES_FILE
+
+    plain = {p.name for p in study_folders(plain_and_deidentified["plain"][0])}
+    out = plain_and_deidentified["deid"][0]
+    deid = {p.name for p in study_folders(out)}
+    assert len(deid) == 2 and not deid & plain, "folder names must not be the plain (unkeyed) hashes of source UIDs"
+    private = out / SOURCES_FILE
+    assert private.stat().st_mode & 0o777 == 0o600
+    record = json.loads(private.read_text())
+    assert set(record["studies"]) == deid and {v["plain_key"] for v in record["studies"].values()} == plain
+    assert all(FOLDER_SECRET in v["source"] for v in record["studies"].values())
+    for path in out.rglob("*"):
+        if path.is_file() and not path.name.startswith(".deidentify-"):
+            data = path.read_bytes()
+            data = gzip.decompress(data) if path.name.endswith(".gz") else data
+            assert FOLDER_SECRET.encode() not in data and FOLDER_SECRET not in path.as_posix(), path
+    # the same key gives the same names: a rerun finds every study complete
+    assert main(infer_argv(identity_input[0], out, tiny_checkpoint, "--deidentify")) == 0
+    assert {p.name for p in study_folders(out)} == deid
+
+
 def _changed_keywords(a: Dataset, b: Dataset) -> set[str]:
     """Keywords of elements of ``a`` that ``b`` lacks or holds differently (sequences compared item by item)."""
     changed = set()
@@ -178,9 +204,13 @@ def _changed_keywords(a: Dataset, b: Dataset) -> set[str]:
 
 
 def test_touched_attributes_are_recorded_and_outputs_still_read(plain_and_deidentified):
+    from spinedetect.batch.runner import SOURCES_FILE
+
     plain, _ = plain_and_deidentified["plain"]
     deid, _ = plain_and_deidentified["deid"]
-    for a, b in zip(study_folders(plain), study_folders(deid)):
+    plain_key = {k: v["plain_key"] for k, v in json.loads((deid / SOURCES_FILE).read_text())["studies"].items()}
+    for b in study_folders(deid):
+        a = plain / plain_key[b.name]
         record = json.loads((b / "study.json").read_text())
         for name in ("seg.dcm", "sr.dcm"):
             before, after = pydicom.dcmread(a / name), pydicom.dcmread(b / name)

@@ -29,7 +29,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -120,6 +120,24 @@ class BatchResult:
     def exit_code(self) -> int:
         """0 when every study succeeded, 1 when any failed."""
         return 1 if self.failed else 0
+
+
+#: What the outputs say instead of an input path under --deidentify (folder and file names often hold names).
+WITHHELD = "withheld (--deidentify): OUTPUT/.deidentify-sources.json maps study keys to inputs"
+#: The private file (mode 0600, like .deidentify-key) that maps pseudonymous study keys back to the inputs.
+SOURCES_FILE = ".deidentify-sources.json"
+
+
+def _pseudonymised(inputs: list[StudyInput], skipped: list[SkippedInput],
+                   uid_map: UIDMap) -> tuple[list[StudyInput], list[SkippedInput], dict[str, Any]]:
+    """--deidentify: study keys become keyed hashes of the plain keys (which hash source UIDs or paths, so
+    anyone holding the source could recompute them) and input paths are withheld; returns the renamed
+    inputs and skipped entries, and the private record mapping them back."""
+    renamed = [replace(inp, key=f"{inp.key.split('-', 1)[0]}-{uid_map.pseudonym(inp.key)}", source=WITHHELD)
+               for inp in inputs]
+    record = {"studies": {new.key: {"plain_key": old.key, "source": old.source} for new, old in zip(renamed, inputs)},
+              "skipped": [asdict(s) for s in skipped]}
+    return renamed, [replace(s, source=WITHHELD) for s in skipped], record
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -414,7 +432,7 @@ def _write_batch_files(output: Path, skipped: list[SkippedInput], results: list[
                          r.status, "" if r.seconds is None else f"{r.seconds:.2f}", r.error or ""])
     write_text_atomic(output / "summary.csv", buf.getvalue())
     manifest = {
-        "input": str(input_path),
+        "input": WITHHELD if cfg.deidentify else str(input_path),
         "studies": [{"key": r.key, "source": r.source, "status": r.status, "series": r.series,
                      "finished_utc": r.finished_utc, "error": r.error} for r in results],
         "skipped": [{"source": s.source, "status": "skipped", "reason": s.reason} for s in skipped],
@@ -433,8 +451,9 @@ def _write_batch_files(output: Path, skipped: list[SkippedInput], results: list[
     write_review_page(entries, output / "index.html",
                       subtitle=f"spinedetect {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     provenance = {"spinedetect": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-                  "command": sys.argv, "config": config_to_dict(cfg), "model": model_info,
-                  "packages": _package_versions(), "finished_utc": datetime.now(timezone.utc).isoformat()}
+                  "command": [sys.argv[0], WITHHELD] if cfg.deidentify else sys.argv, "config": config_to_dict(cfg),
+                  "model": model_info, "packages": _package_versions(),
+                  "finished_utc": datetime.now(timezone.utc).isoformat()}
     write_text_atomic(output / "provenance.json", _json(provenance))
 
 
@@ -522,9 +541,13 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
     _prepare_output(output)
     inputs, skipped = find_studies(input_path, io_config=config.io)
     model_info = model.provenance()
+    uid_map = UIDMap.for_folder(output) if config.deidentify else None
+    private: dict[str, Any] | None = None
+    if uid_map is not None:
+        inputs, skipped, private = _pseudonymised(inputs, skipped, uid_map)
+        private["input"] = str(input_path)
 
     def work() -> None:
-        uid_map = UIDMap.for_folder(output) if config.deidentify else None
         mine = inputs[rank::world_size]
         todo = [inp for inp in mine if _complete(output, inp.key) is None]
         log.info("rank %d: %d studies, %d already complete", rank, len(mine), len(mine) - len(todo))
@@ -551,6 +574,8 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
             with OutputLock(output):
                 if world_size == 1:
                     _clear_leftovers(output)
+                if private is not None:
+                    atomic_write_bytes(output / SOURCES_FILE, _json(private).encode("utf-8"), mode=0o600)
                 work_and_agree()
                 results = collect_results(output, inputs, config)
                 _write_batch_files(output, skipped, results, config, model_info, input_path)

@@ -111,7 +111,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"summary: {out / 'summary.csv'}   manifest: {out / 'manifest.json'}")
     if cfg.deidentify and cfg.write_dicom:
         print("DICOM SEG/SR de-identified (PS3.15 Annex E basic profile); each study.json lists the attributes "
-              "changed; keep OUTPUT/.deidentify-key private (it links new UIDs to the source's)")
+              "changed; keep OUTPUT/.deidentify-key and .deidentify-sources.json private (they link the outputs "
+              "to the source's UIDs and input paths)")
     return result.exit_code
 
 

@@ -215,6 +215,10 @@ class UIDMap:
             self.mapped[old] = f"2.25.{int.from_bytes(digest, 'big')}"
         return self.mapped[old]
 
+    def pseudonym(self, text: str, length: int = 12) -> str:
+        """``length`` hex digits of a keyed hash of ``text``: stable, and not traceable back without the key."""
+        return hmac.new(self.key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
+
     @classmethod
     def for_folder(cls, folder: str | Path) -> "UIDMap":
         """The map keyed by ``folder/.deidentify-key``, created (random, mode 0600) by the first run to need it.
