@@ -43,6 +43,27 @@ def test_predict_returns_native_grid(tta):
     assert dice > 0.9, dice
 
 
+class RampAlongY(nn.Module):
+    """Position-dependent logits (a ramp along spatial axis 1, whatever the input): mirroring the input
+    along axis 1 and un-mirroring the output reverses the ramp, mirroring along axis 0 does not."""
+
+    def forward(self, x):
+        ramp = torch.linspace(-3.0, 3.0, x.shape[3]).view(1, 1, -1, 1)
+        logits = torch.zeros((x.shape[0], NUM_CLASSES, *x.shape[2:]))
+        logits[:, 1] = ramp.expand(x.shape[0], x.shape[2], -1, x.shape[4])
+        return logits
+
+
+def test_tta_mirrors_only_the_axes_the_model_was_trained_flipped():
+    from spinedetect.model import sliding_window_probs
+
+    image = torch.rand(1, 16, 16, 16)
+    args = (RampAlongY(), image, (16, 16, 16), CFG.inference, torch.device("cpu"))
+    plain = sliding_window_probs(*args, tta=False)
+    assert torch.allclose(sliding_window_probs(*args, tta=True, flip_axes=(0,)), plain, atol=1e-6)
+    assert not torch.allclose(sliding_window_probs(*args, tta=True, flip_axes=(0, 1, 2)), plain, atol=1e-2)
+
+
 def _checkpoint(tmp_path):
     torch.manual_seed(0)
     model = build_network(CFG.network)

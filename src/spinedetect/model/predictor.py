@@ -42,16 +42,18 @@ def default_checkpoint() -> Path | None:
 @torch.no_grad()
 def sliding_window_probs(model: nn.Module, image: torch.Tensor, roi_size: tuple[int, int, int],
                          inference: InferenceConfig, device: torch.device, precision: str = "fp32",
-                         tta: bool | None = None) -> torch.Tensor:
+                         tta: bool | None = None, flip_axes: tuple[int, ...] = (0, 1, 2)) -> torch.Tensor:
     """Softmax probabilities (C, X, Y, Z), float32 on the CPU, for an image (1, X, Y, Z) on the model grid.
 
-    With TTA the image is also flipped along each axis and the un-flipped probabilities are averaged.
+    With TTA the image is also flipped along each of ``flip_axes`` (spatial axes 0..2; pass the axes the
+    model was trained with flipped: a mirror it never saw is no augmentation) and the un-flipped
+    probabilities are averaged.
     """
     from monai.inferers import sliding_window_inference
 
     use_tta = inference.tta if tta is None else tta
     batch = image[None].to(device)
-    flips: list[tuple[int, ...]] = [()] + ([(2,), (3,), (4,)] if use_tta else [])
+    flips: list[tuple[int, ...]] = [()] + ([(2 + int(a),) for a in flip_axes] if use_tta else [])
     total = None
     for dims in flips:
         x = torch.flip(batch, dims) if dims else batch
@@ -105,7 +107,8 @@ class Predictor:
         """Class probabilities (C, *volume.shape), float32, on the input's native grid (C = schema classes)."""
         image, _, grid_affine = to_model_grid(volume, None, self.config.preprocess)
         probs = sliding_window_probs(self.model, image, self.config.augment.patch_size, self.config.inference,
-                                     self.device, self.precision, tta=self.tta)
+                                     self.device, self.precision, tta=self.tta,
+                                     flip_axes=tuple(self.config.augment.flip_axes))
         native = resample_to_grid(probs.numpy(), grid_affine, volume.shape, volume.affine, order=1)
         # voxels outside the model grid get no probability at all: call them background
         native[0][native.sum(axis=0) <= 0] = 1.0
