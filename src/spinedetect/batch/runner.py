@@ -235,38 +235,61 @@ def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
     return " / ".join(str(x) for x in (name, pid) if x) or None
 
 
+def _write_dicom_object(name: str, ds: Any, staging: Path, key: str, uid_map: UIDMap | None) -> list[dict] | None:
+    """Write SEG/SR ``ds`` into ``staging``, de-identified first when ``uid_map`` is given (returns what changed)."""
+    touched = None
+    if uid_map is not None:
+        touched = summarise(deidentify(ds, uid_map))
+        log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", key, name,
+                 sum(int(t["count"]) for t in touched),  # type: ignore[call-overload]
+                 ", ".join(f"{t['keyword']} {t['action']}" for t in touched))
+    write_dicom(ds, staging / name)
+    return touched
+
+
 def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
             model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None) -> StudyResult:
-    """Measure, write every output into a staging folder, then move it into place in one rename."""
-    report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
-                            config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
+    """Measure, write every output into a staging folder, then move it into place in one rename.
+
+    The label map and the SEG need no measurement: a second thread writes them while this one measures
+    (numpy releases the GIL), then this thread writes the report, the SR and the pictures.
+    """
     staging = output / ".staging" / inp.key
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    write_nifti(labels, staging / "labels.nii.gz")
-    write_text_atomic(staging / "report.json", _json(report))
     notes = list(volume.notes)
-    written = ["labels.nii.gz", "report.json"]
-    deidentified: dict[str, list[dict[str, object]]] = {}
+    headers = None
     if inp.series is not None and cfg.write_dicom:
         headers = read_series_headers(inp.series)
-        if all("ImagePositionPatient" in ds for ds in headers):
-            seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
-            for name, ds in (("seg.dcm", build_segmentation(labels, headers, uid_seed=seed)),
-                             ("sr.dcm", build_measurement_report(report, headers, uid_seed=seed))):
-                if uid_map is not None:
-                    deidentified[name] = summarise(deidentify(ds, uid_map))
-                    log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
-                             sum(int(t["count"]) for t in deidentified[name]),  # type: ignore[call-overload]
-                             ", ".join(f"{t['keyword']} {t['action']}" for t in deidentified[name]))
-                write_dicom(ds, staging / name)
-                written.append(name)
-        else:
+        if not all("ImagePositionPatient" in ds for ds in headers):
+            headers = None
             notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
                          "labels.nii.gz and report.json hold the results")
-    title = f"{inp.key}  alert: {report['alert']['level']}"
-    for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title):
-        written.append(p.relative_to(staging).as_posix())
+    seed = (f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
+            if inp.series is not None else None)
+
+    def write_label_outputs() -> list[dict] | None:
+        write_nifti(labels, staging / "labels.nii.gz")
+        if headers is None:
+            return None
+        return _write_dicom_object("seg.dcm", build_segmentation(labels, headers, uid_seed=seed), staging, inp.key,
+                                   uid_map)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-seg") as side:
+        label_outputs = side.submit(write_label_outputs)
+        report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
+                                config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
+        write_text_atomic(staging / "report.json", _json(report))
+        sr_touched = None
+        if headers is not None:
+            sr_touched = _write_dicom_object("sr.dcm", build_measurement_report(report, headers, uid_seed=seed),
+                                             staging, inp.key, uid_map)
+        title = f"{inp.key}  alert: {report['alert']['level']}"
+        pictures = write_study_pictures(volume, labels, report, staging / "overlays", title=title)
+        seg_touched = label_outputs.result()
+    written = ["labels.nii.gz", "report.json"] + (["seg.dcm", "sr.dcm"] if headers is not None else [])
+    written += [p.relative_to(staging).as_posix() for p in pictures]
+    deidentified = {name: t for name, t in (("seg.dcm", seg_touched), ("sr.dcm", sr_touched)) if t is not None}
     result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
               "alert": result.alert, "worst_level": result.worst_level,
