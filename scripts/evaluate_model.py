@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "src"))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", default=None)
-    parser.add_argument("--phantoms", type=int, default=4)
+    parser.add_argument("--phantoms", type=int, default=12)
     parser.add_argument("--phantom-seed", type=int, default=200000)
     parser.add_argument("--shared-data", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--tta", action="store_true")
