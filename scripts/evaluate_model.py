@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on held-out data; prints per-structure Dice as JSON (thin wrapper).
 
 Usage (from the repository root):
-  python scripts/evaluate_model.py [CHECKPOINT] [--phantoms N] [--phantom-seed S] [--tta]
+  python scripts/evaluate_model.py [CHECKPOINT] [--phantoms N] [--phantom-seed S] [--tta | --no-tta]
 Default checkpoint: the shipped default model. Held-out sets: the real MRI test split, the real cervical
 cord cases, and N phantoms from seed S (never used in training: training uses seeds below 100000).
 """
@@ -23,7 +23,8 @@ def main() -> int:
     parser.add_argument("--phantoms", type=int, default=12)
     parser.add_argument("--phantom-seed", type=int, default=200000)
     parser.add_argument("--shared-data", default=str(REPO.parent / "shared" / "data"))
-    parser.add_argument("--tta", action="store_true")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="mirrored test-time augmentation on/off (default: as the model ships it)")
     parser.add_argument("--rows", type=Path, default=None, help="also write per-case rows to this JSON file")
     args = parser.parse_args()
     import torch
@@ -43,7 +44,7 @@ def main() -> int:
     rows = evaluate_sources(predictor, tuple(sources))
     if args.rows:
         args.rows.write_text(json.dumps(rows, indent=1) + "\n")
-    print(json.dumps({"model_sha256": predictor.model_sha256, "tta": args.tta, "dice": summarise(rows)}))
+    print(json.dumps({"model_sha256": predictor.model_sha256, "tta": predictor.tta, "dice": summarise(rows)}))
     return 0
 
 

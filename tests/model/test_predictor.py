@@ -116,3 +116,17 @@ def test_exported_weights_drop_optimiser_state_and_still_load(tmp_path):
     out = load_checkpoint(tmp_path / "w.pt")
     assert "optimizer" not in out and out["step"] == 7 and out["exported_from"]["path"] == "m.pt"
     assert Predictor.from_checkpoint(tmp_path / "w.pt", device="cpu").model_sha256 == digest
+
+
+def test_exported_weights_can_carry_new_inference_settings(tmp_path):
+    from spinedetect.errors import ConfigError
+    from spinedetect.model.checkpoint import export_weights
+
+    path, _ = _checkpoint(tmp_path)
+    export_weights(path, tmp_path / "w.pt", inference={"tta": True, "overlap": 0.5})
+    pred = Predictor.from_checkpoint(tmp_path / "w.pt", device="cpu")
+    assert pred.tta is True and pred.config.inference.overlap == 0.5
+    assert pred.config.network == CFG.network
+    with pytest.raises(ConfigError, match="Unknown inference setting 'ttta'"):
+        export_weights(path, tmp_path / "x.pt", inference={"ttta": True})
+    assert not (tmp_path / "x.pt").exists()

@@ -22,7 +22,15 @@ def test_evaluation_scores_what_the_data_set_labels(tiny_root):
     predictor = Predictor(Bright(), tiny_config(tiny_root), torch.device("cpu"))
     rows = evaluate_sources(predictor, (SourceConfig(kind=SourceKind.REAL_MRI_VB, root=str(tiny_root)),))
     assert {r["structure"] for r in rows} == {"vertebral body+osseous lesion"}
-    assert len(rows) == 3 and all(r["dice"] > 0.9 for r in rows)
+    assert len(rows) == 3 and all(r["dice"] > 0.9 and r["in_truth"] for r in rows)
     summary = summarise(rows + [{"source": "real-mri-vb", "case": "x", "structure": "vertebral body+osseous lesion",
                                  "dice": math.nan}])
     assert summary["real-mri-vb/vertebral body+osseous lesion"]["n"] == 3
+
+
+def test_summary_separates_cases_with_the_structure_from_false_positives():
+    rows = [{"source": "phantom", "case": c, "structure": "epidural tumour", "dice": d, "in_truth": t}
+            for c, d, t in (("a", 0.6, True), ("b", 0.2, True), ("c", 0.0, False), ("d", math.nan, False))]
+    s = summarise(rows)["phantom/epidural tumour"]
+    assert s["n"] == 3 and math.isclose(s["mean"], 0.8 / 3, abs_tol=1e-4)
+    assert s["n_in_truth"] == 2 and math.isclose(s["mean_in_truth"], 0.4) and s["false_positive_cases"] == 1

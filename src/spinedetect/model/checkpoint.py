@@ -12,12 +12,12 @@ import io
 import logging
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from spinedetect.atomic import atomic_write_bytes
-from spinedetect.errors import InputError
+from spinedetect.errors import ConfigError, InputError
 
 __all__ = ["FORMAT", "file_sha256", "state_sha256", "package_versions", "save_checkpoint", "load_checkpoint",
            "export_weights"]
@@ -107,10 +107,21 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     return payload
 
 
-def export_weights(src: str | Path, dst: str | Path) -> str:
-    """Copy a training checkpoint without optimiser/scheduler state (the file a predictor needs); returns sha256."""
+def export_weights(src: str | Path, dst: str | Path, *, inference: Mapping[str, Any] | None = None) -> str:
+    """Copy a training checkpoint without optimiser/scheduler state (the file a predictor needs); returns sha256.
+
+    ``inference`` updates the inference settings shipped with the weights (e.g. ``{"tta": True}``); they
+    never influence training, so a recipe may change them after a run.
+    """
     payload = load_checkpoint(src)
     keep = {k: v for k, v in payload.items()
             if k not in ("optimizer", "scheduler", "scaler", "format", "versions", "state_sha256")}
+    if inference:
+        current = dict(keep["config"].get("inference", {}))
+        unknown = sorted(set(inference) - set(current))
+        if unknown:
+            raise ConfigError(f"Unknown inference setting {unknown[0]!r}", expected=f"one of {sorted(current)}",
+                              found=repr(unknown[0]))
+        keep["config"] = {**keep["config"], "inference": {**current, **inference}}
     keep["exported_from"] = {"path": Path(src).name, "sha256": file_sha256(src), "versions": payload.get("versions")}
     return save_checkpoint(dst, keep)

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_sources(predictor: Predictor, sources: tuple[SourceConfig, ...]) -> list[dict]:
-    """One row per (case, scored structure): source, case, structure, dice (NaN: absent in both)."""
+    """One row per (case, scored structure): source, case, structure, dice (NaN: absent in both) and
+    in_truth (whether the reference holds the structure: a 0 where it does not is a false positive)."""
     rows: list[dict] = []
     for src in sources:
         adapter = make_adapter(src)
@@ -34,22 +35,34 @@ def evaluate_sources(predictor: Predictor, sources: tuple[SourceConfig, ...]) ->
             pred = predictor.predict(case.image).array
             labels = np.asarray(case.labels.array)
             layout = group_layout(case.mapping)
-            scores = group_dice(pred, encode_target(labels, case.mapping), layout.class_to_group, layout.n_groups)
+            target = encode_target(labels, case.mapping)
+            scores = group_dice(pred, target, layout.class_to_group, layout.n_groups)
             names = layout.names()
             for g, value in scores.items():
-                rows.append({"source": adapter.name, "case": case_id, "structure": names[g], "dice": value})
+                rows.append({"source": adapter.name, "case": case_id, "structure": names[g], "dice": value,
+                             "in_truth": bool((target == g).any())})
             if not case.mapping.unannotated:  # fully labelled: the canal is scored as well
+                truth_canal = canal_mask(labels)
                 rows.append({"source": adapter.name, "case": case_id, "structure": "canal (CSF+cord)",
-                             "dice": dice(canal_mask(pred), canal_mask(labels))})
+                             "dice": dice(canal_mask(pred), truth_canal), "in_truth": bool(truth_canal.any())})
             log.info("evaluated %s %s", adapter.name, case_id)
     return rows
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
-    """Mean, min and number of scored cases per source/structure (cases where it is absent are left out)."""
-    groups: dict[str, list[float]] = defaultdict(list)
+    """Per source/structure: mean, min and number ``n`` of scored cases (present in the reference or the
+    prediction; absent in both are left out); of those, the mean over the cases whose reference holds it
+    (``mean_in_truth``, ``n_in_truth``) and the number predicted where the reference has none
+    (``false_positive_cases``, each scored 0)."""
+    groups: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for r in rows:
         if not math.isnan(r["dice"]):
-            groups[f"{r['source']}/{r['structure']}"].append(r["dice"])
-    return {k: {"mean": round(float(np.mean(v)), 4), "min": round(float(np.min(v)), 4), "n": len(v)}
-            for k, v in sorted(groups.items())}
+            groups[f"{r['source']}/{r['structure']}"].append((r["dice"], bool(r.get("in_truth", True))))
+    out = {}
+    for k, v in sorted(groups.items()):
+        values = [d for d, _ in v]
+        present = [d for d, t in v if t]
+        out[k] = {"mean": round(float(np.mean(values)), 4), "min": round(float(np.min(values)), 4), "n": len(values),
+                  "mean_in_truth": round(float(np.mean(present)), 4) if present else None,
+                  "n_in_truth": len(present), "false_positive_cases": len(values) - len(present)}
+    return out
