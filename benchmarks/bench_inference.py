@@ -3,7 +3,7 @@
 Uses the shipped default model when present, else a freshly initialised network of the default
 architecture (the JSON says which: speed does not depend on the weights). Times cover the whole
 ``Predictor.predict`` (preprocess, sliding window, resampling back to the native grid, argmax).
-Prints one JSON line. Usage: python benchmarks/bench_inference.py [--threads T] [--tta]
+Prints one JSON line. Usage: python benchmarks/bench_inference.py [--threads T] [--tta | --no-tta]
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (4 passes)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="mirrored test-time augmentation on/off (default: as the model ships it)")
     args = parser.parse_args()
     import numpy as np
     import torch
@@ -49,7 +50,7 @@ def main() -> None:
         "ct_256x256x128": Volume(rng.normal(0, 300, (256, 256, 128)).astype(np.float32),
                                  np.diag([0.8, 0.8, 2.0, 1.0]), modality="CT"),
     }
-    result = {"benchmark": "inference_cpu", "weights": weights, "threads": args.threads, "tta": args.tta,
+    result = {"benchmark": "inference_cpu", "weights": weights, "threads": args.threads, "tta": predictor.tta,
               "model_spacing_mm": list(predictor.config.preprocess.spacing_mm),
               "window": list(predictor.config.augment.patch_size)}
     for name, vol in cases.items():

@@ -249,11 +249,7 @@ def _write_dicom_object(name: str, ds: Any, staging: Path, key: str, uid_map: UI
 
 def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
             model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None) -> StudyResult:
-    """Measure, write every output into a staging folder, then move it into place in one rename.
-
-    The label map and the SEG need no measurement: a second thread writes them while this one measures
-    (numpy releases the GIL), then this thread writes the report, the SR and the pictures.
-    """
+    """Measure, write every output into a staging folder, then move it into place in one rename."""
     staging = output / ".staging" / inp.key
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -267,26 +263,18 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
                          "labels.nii.gz and report.json hold the results")
     seed = (f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
             if inp.series is not None else None)
-
-    def write_label_outputs() -> list[dict] | None:
-        write_nifti(labels, staging / "labels.nii.gz")
-        if headers is None:
-            return None
-        return _write_dicom_object("seg.dcm", build_segmentation(labels, headers, uid_seed=seed), staging, inp.key,
-                                   uid_map)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-seg") as side:
-        label_outputs = side.submit(write_label_outputs)
-        report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
-                                config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
-        write_text_atomic(staging / "report.json", _json(report))
-        sr_touched = None
-        if headers is not None:
-            sr_touched = _write_dicom_object("sr.dcm", build_measurement_report(report, headers, uid_seed=seed),
-                                             staging, inp.key, uid_map)
-        title = f"{inp.key}  alert: {report['alert']['level']}"
-        pictures = write_study_pictures(volume, labels, report, staging / "overlays", title=title)
-        seg_touched = label_outputs.result()
+    report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
+                            config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
+    write_nifti(labels, staging / "labels.nii.gz")
+    write_text_atomic(staging / "report.json", _json(report))
+    seg_touched = sr_touched = None
+    if headers is not None:
+        seg_touched = _write_dicom_object("seg.dcm", build_segmentation(labels, headers, uid_seed=seed), staging,
+                                          inp.key, uid_map)
+        sr_touched = _write_dicom_object("sr.dcm", build_measurement_report(report, headers, uid_seed=seed),
+                                         staging, inp.key, uid_map)
+    title = f"{inp.key}  alert: {report['alert']['level']}"
+    pictures = write_study_pictures(volume, labels, report, staging / "overlays", title=title)
     written = ["labels.nii.gz", "report.json"] + (["seg.dcm", "sr.dcm"] if headers is not None else [])
     written += [p.relative_to(staging).as_posix() for p in pictures]
     deidentified = {name: t for name, t in (("seg.dcm", seg_touched), ("sr.dcm", sr_touched)) if t is not None}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,17 +302,13 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     _, _, ca, cl_l = cl.project(canal_xyz)
     dist = np.hypot(ca, cl_l)
     radius = min(cfg.max_radius_mm, float(np.percentile(dist, 99.5)) + cfg.section_margin_mm)
-    cl_ext = cl.extended(80.0)
-    # the two heaviest steps are independent: bone coordinates on a second thread while this one samples
-    # the cross-sections (both are numpy work that releases the GIL)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-bone") as side:
-        bone = side.submit(bone_coordinates, labels, affine, cl_ext)
-        sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
-                              end_taper_mm=cfg.canal_end_taper_mm)
-        bc = bone.result()
+    sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
+                          end_taper_mm=cfg.canal_end_taper_mm)
     s = sec.s_mm
 
     # vertebrae, names, heights
+    cl_ext = cl.extended(80.0)
+    bc = bone_coordinates(labels, affine, cl_ext)
     verts = split_vertebrae(labels, bc, cl, min_disc_gap_mm=cfg.min_disc_gap_mm,
                             min_body_fraction=cfg.min_body_fraction)
     conus = _conus(sec, cfg)
