@@ -128,14 +128,15 @@ WITHHELD = "withheld (--deidentify): OUTPUT/.deidentify-sources.json maps study 
 SOURCES_FILE = ".deidentify-sources.json"
 
 
-def _pseudonymised(inputs: list[StudyInput], skipped: list[SkippedInput],
+def _pseudonymised(input_path: Path, inputs: list[StudyInput], skipped: list[SkippedInput],
                    uid_map: UIDMap) -> tuple[list[StudyInput], list[SkippedInput], dict[str, Any]]:
     """--deidentify: study keys become keyed hashes of the plain keys (which hash source UIDs or paths, so
     anyone holding the source could recompute them) and input paths are withheld; returns the renamed
     inputs and skipped entries, and the private record mapping them back."""
     renamed = [replace(inp, key=f"{inp.key.split('-', 1)[0]}-{uid_map.pseudonym(inp.key)}", source=WITHHELD)
                for inp in inputs]
-    record = {"studies": {new.key: {"plain_key": old.key, "source": old.source} for new, old in zip(renamed, inputs)},
+    record = {"input": str(input_path),
+              "studies": {new.key: {"plain_key": old.key, "source": old.source} for new, old in zip(renamed, inputs)},
               "skipped": [asdict(s) for s in skipped]}
     return renamed, [replace(s, source=WITHHELD) for s in skipped], record
 
@@ -235,49 +236,38 @@ def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
     return " / ".join(str(x) for x in (name, pid) if x) or None
 
 
-def _write_dicom_object(name: str, ds: Any, staging: Path, key: str, uid_map: UIDMap | None) -> list[dict] | None:
-    """Write SEG/SR ``ds`` into ``staging``, de-identified first when ``uid_map`` is given (returns what changed)."""
-    touched = None
-    if uid_map is not None:
-        touched = summarise(deidentify(ds, uid_map))
-        log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", key, name,
-                 sum(int(t["count"]) for t in touched),  # type: ignore[call-overload]
-                 ", ".join(f"{t['keyword']} {t['action']}" for t in touched))
-    write_dicom(ds, staging / name)
-    return touched
-
-
 def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
             model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None) -> StudyResult:
     """Measure, write every output into a staging folder, then move it into place in one rename."""
     staging = output / ".staging" / inp.key
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    notes = list(volume.notes)
-    headers = None
-    if inp.series is not None and cfg.write_dicom:
-        headers = read_series_headers(inp.series)
-        if not all("ImagePositionPatient" in ds for ds in headers):
-            headers = None
-            notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
-                         "labels.nii.gz and report.json hold the results")
-    seed = (f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
-            if inp.series is not None else None)
     report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
                             config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
     write_nifti(labels, staging / "labels.nii.gz")
     write_text_atomic(staging / "report.json", _json(report))
-    seg_touched = sr_touched = None
-    if headers is not None:
-        seg_touched = _write_dicom_object("seg.dcm", build_segmentation(labels, headers, uid_seed=seed), staging,
-                                          inp.key, uid_map)
-        sr_touched = _write_dicom_object("sr.dcm", build_measurement_report(report, headers, uid_seed=seed),
-                                         staging, inp.key, uid_map)
+    notes = list(volume.notes)
+    written = ["labels.nii.gz", "report.json"]
+    deidentified: dict[str, list[dict[str, object]]] = {}
+    if inp.series is not None and cfg.write_dicom:
+        headers = read_series_headers(inp.series)
+        if all("ImagePositionPatient" in ds for ds in headers):
+            seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
+            for name, ds in (("seg.dcm", build_segmentation(labels, headers, uid_seed=seed)),
+                             ("sr.dcm", build_measurement_report(report, headers, uid_seed=seed))):
+                if uid_map is not None:
+                    deidentified[name] = summarise(deidentify(ds, uid_map))
+                    log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
+                             sum(int(t["count"]) for t in deidentified[name]),  # type: ignore[call-overload]
+                             ", ".join(f"{t['keyword']} {t['action']}" for t in deidentified[name]))
+                write_dicom(ds, staging / name)
+                written.append(name)
+        else:
+            notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
+                         "labels.nii.gz and report.json hold the results")
     title = f"{inp.key}  alert: {report['alert']['level']}"
-    pictures = write_study_pictures(volume, labels, report, staging / "overlays", title=title)
-    written = ["labels.nii.gz", "report.json"] + (["seg.dcm", "sr.dcm"] if headers is not None else [])
-    written += [p.relative_to(staging).as_posix() for p in pictures]
-    deidentified = {name: t for name, t in (("seg.dcm", seg_touched), ("sr.dcm", sr_touched)) if t is not None}
+    for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title):
+        written.append(p.relative_to(staging).as_posix())
     result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
               "alert": result.alert, "worst_level": result.worst_level,
@@ -499,15 +489,22 @@ def _output_fault(exc: OSError, output: Path) -> bool:
     return exc.errno in _FULL or _inside(exc.filename, output) or _inside(exc.filename2, output)
 
 
+#: How every stopped batch ends its message: what a rerun does.
+_RERUN = "then rerun the same command: complete studies are kept and the rest are done"
+
+
+def _progress_text(output: Path, inputs: list[StudyInput]) -> str:
+    """'N of M studies are complete', for the message of a stopped batch."""
+    return f"{sum(_complete(output, inp.key) is not None for inp in inputs)} of {len(inputs)} studies are complete"
+
+
 def _stopped(exc: OSError, output: Path, inputs: list[StudyInput]) -> OutputError:
     """The one-line error of a batch stopped because OUTPUT cannot be written."""
     what = errno.errorcode.get(exc.errno or 0, "OSError")
     where = f" ({exc.filename})" if exc.filename else ""
-    done = sum(_complete(output, inp.key) is not None for inp in inputs)
     return OutputError(f"Stopped: cannot write the outputs in {output}", expected="free space and write permission "
-                       "in the output folder", found=f"{exc.strerror or exc} [{what}]{where}; {done} of {len(inputs)} "
-                       "studies are complete", hint="Free space or fix the folder, then rerun the same command: "
-                       "complete studies are kept and the rest are done")
+                       "in the output folder", found=f"{exc.strerror or exc} [{what}]{where}; "
+                       f"{_progress_text(output, inputs)}", hint=f"Free space or fix the folder, {_RERUN}")
 
 
 def _clear_leftovers(output: Path) -> None:
@@ -555,8 +552,7 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
     uid_map = UIDMap.for_folder(output) if config.deidentify else None
     private: dict[str, Any] | None = None
     if uid_map is not None:
-        inputs, skipped, private = _pseudonymised(inputs, skipped, uid_map)
-        private["input"] = str(input_path)
+        inputs, skipped, private = _pseudonymised(input_path, inputs, skipped, uid_map)
 
     def work() -> None:
         mine = inputs[rank::world_size]
@@ -574,11 +570,9 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
             all_ranks_ok(False)
             raise
         if not all_ranks_ok(True):
-            done = sum(_complete(output, inp.key) is not None for inp in inputs)
             raise OutputError(f"Stopped: another rank could not finish its studies in {output}",
-                              expected="every rank to finish", found=f"a rank stopped (its error is printed above); "
-                              f"{done} of {len(inputs)} studies are complete", hint="Fix what that rank reported, "
-                              "then rerun the same command: complete studies are kept and the rest are done")
+                              expected="every rank to finish", found="a rank stopped (its error is printed above); "
+                              f"{_progress_text(output, inputs)}", hint=f"Fix what that rank reported, {_RERUN}")
 
     try:
         if rank == 0:

@@ -18,11 +18,11 @@ benchmarks/fuzz_input.py fuzzes all of this.
 from spinedetect.io.dicom import (Discovery, SeriesInfo, StudyInfo, discover_series, load_series, read_series_headers,
                                   select_series)
 from spinedetect.io.formats import load_itk, load_nifti, write_nifti
-from spinedetect.io.grid import index_map, reorient_onto
+from spinedetect.io.grid import index_map, plane_voxel_coords, reorient_onto
 from spinedetect.io.load import load_volume
 from spinedetect.io.settings import AssemblyRules, InputLimits, IOConfig, Orientation, SeriesRule
 from spinedetect.io.volume import SourceIds, Volume
 
 __all__ = ["Volume", "SourceIds", "load_volume", "discover_series", "load_series", "select_series", "write_nifti",
            "load_nifti", "load_itk", "InputLimits", "AssemblyRules", "SeriesRule", "IOConfig", "Orientation",
-           "Discovery", "StudyInfo", "SeriesInfo", "index_map", "reorient_onto"]
+           "Discovery", "StudyInfo", "SeriesInfo", "index_map", "reorient_onto", "plane_voxel_coords"]

@@ -1,9 +1,10 @@
-"""Exact re-indexing of a volume onto another grid that holds the same voxel centres.
+"""Grids: exact re-indexing of a volume onto another grid, and the voxel coordinates of a plane of pixels.
 
 Two files of one scan often store the same voxels with axes flipped or permuted (dcm2niix, SimpleITK
 and scanners disagree on row order and slice direction). :func:`reorient_onto` moves a volume onto a
 target grid by flips and transposes only (no interpolation) after checking, through the two affines,
-that every voxel centre coincides within a tolerance in mm.
+that every voxel centre coincides within a tolerance in mm. :func:`plane_voxel_coords` places a plane
+of pixels (a picture, a DICOM frame) in a volume's voxel index space.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from spinedetect.errors import InputError
 from spinedetect.io.volume import Volume
 
-__all__ = ["index_map", "reorient_onto"]
+__all__ = ["index_map", "reorient_onto", "plane_voxel_coords"]
 
 
 def index_map(src_affine: np.ndarray, dst_affine: np.ndarray, dst_shape: tuple[int, ...], *,
@@ -58,3 +59,23 @@ def reorient_onto(volume: Volume, affine: np.ndarray, shape: tuple[int, ...], *,
             array = np.flip(array, axis=d)
     return Volume(array=np.ascontiguousarray(array), affine=np.asarray(affine, float), modality=volume.modality,
                   source=volume.source, meta=dict(volume.meta), notes=list(volume.notes))
+
+
+def plane_voxel_coords(affine: np.ndarray, origin_mm: np.ndarray, row_step_mm: np.ndarray, col_step_mm: np.ndarray,
+                       shape: tuple[int, int]) -> np.ndarray:
+    """Voxel coordinates (3, rows, cols), float64, of the pixels of a plane in world space.
+
+    Pixel (r, c) lies at ``origin_mm + r * row_step_mm + c * col_step_mm`` (world mm, the frame of
+    ``affine``, which maps voxel indices to it). The map is affine, so each voxel axis is one
+    (rows, 1) + (1, cols) sum instead of a matrix product per pixel.
+    """
+    inv = np.linalg.inv(np.asarray(affine, dtype=np.float64))
+    start = inv[:3, :3] @ np.asarray(origin_mm, dtype=np.float64) + inv[:3, 3]
+    per_row = inv[:3, :3] @ np.asarray(row_step_mm, dtype=np.float64)
+    per_col = inv[:3, :3] @ np.asarray(col_step_mm, dtype=np.float64)
+    rows, cols = shape
+    r, c = np.arange(rows, dtype=np.float64), np.arange(cols, dtype=np.float64)
+    out = np.empty((3, rows, cols))
+    for axis in range(3):
+        np.add.outer(start[axis] + r * per_row[axis], c * per_col[axis], out=out[axis])
+    return out

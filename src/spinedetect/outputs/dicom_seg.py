@@ -21,6 +21,7 @@ from pydicom.sr.codedict import codes
 from spinedetect import __version__
 from spinedetect.atomic import atomic_path
 from spinedetect.errors import InputError
+from spinedetect.io.grid import plane_voxel_coords
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES
 from spinedetect.outputs.dicom_codes import SEGMENT_CODES
@@ -53,20 +54,12 @@ def frame_geometry_ras(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 def labels_on_source_frames(labels: Volume, source_images: Sequence[Dataset]) -> np.ndarray:
     """Sample a label map at every source frame's pixel centres: uint8 array (frames, rows, cols)."""
-    inv = np.linalg.inv(labels.affine)
     frames = []
     for ds in source_images:
-        origin, row_step, col_step, (rows, cols) = frame_geometry_ras(ds)
-        # the pixel -> voxel map is affine, so each voxel axis is a (rows, 1) + (1, cols) sum
-        start, per_row, per_col = inv[:3, :3] @ origin + inv[:3, 3], inv[:3, :3] @ row_step, inv[:3, :3] @ col_step
-        r, c = np.arange(rows, dtype=np.float64)[:, None], np.arange(cols, dtype=np.float64)[None, :]
-        inside = np.ones((rows, cols), dtype=bool)
-        index = []
-        for axis in range(3):
-            ax = np.rint(start[axis] + r * per_row[axis] + c * per_col[axis]).astype(np.int64)
-            inside &= (ax >= 0) & (ax < labels.shape[axis])
-            index.append(ax)
-        frame = np.zeros((rows, cols), dtype=np.uint8)
+        origin, row_step, col_step, shape = frame_geometry_ras(ds)
+        index = np.rint(plane_voxel_coords(labels.affine, origin, row_step, col_step, shape)).astype(np.int64)
+        inside = np.all((index >= 0) & (index < np.array(labels.shape)[:, None, None]), axis=0)
+        frame = np.zeros(shape, dtype=np.uint8)
         frame[inside] = labels.array[index[0][inside], index[1][inside], index[2][inside]]
         frames.append(frame)
     return np.stack(frames)

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from spinedetect.atomic import atomic_path
+from spinedetect.io.grid import plane_voxel_coords
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, Label
 
@@ -74,16 +75,9 @@ def reslice(volume: Volume, plane: Plane, pixel_mm: float, *, order: int, cval: 
     """Sample ``volume`` on ``plane`` (rows top to bottom, columns left to right) at ``pixel_mm``."""
     nw = max(1, int(round(plane.width_mm / pixel_mm)))
     nh = max(1, int(round(plane.height_mm / pixel_mm)))
-    u = (np.arange(nw) - (nw - 1) / 2.0) * pixel_mm
-    v = ((nh - 1) / 2.0 - np.arange(nh)) * pixel_mm
     c, ru, up = (np.asarray(x, dtype=np.float64) for x in (plane.center, plane.right_dir, plane.up_dir))
-    inv = np.linalg.inv(volume.affine)
-    # the plane's origin and axes in voxel units, then one (nh, nw) sum per voxel axis: far cheaper than
-    # mapping every world point through the affine
-    c_vox, up_vox, ru_vox = inv[:3, :3] @ c + inv[:3, 3], inv[:3, :3] @ up, inv[:3, :3] @ ru
-    vox = np.empty((3, nh, nw))
-    for ax in range(3):
-        np.add.outer(c_vox[ax] + v * up_vox[ax], u * ru_vox[ax], out=vox[ax])
+    top_left = c + (nh - 1) / 2.0 * pixel_mm * up - (nw - 1) / 2.0 * pixel_mm * ru
+    vox = plane_voxel_coords(volume.affine, top_left, -pixel_mm * up, pixel_mm * ru, (nh, nw))
     return ndimage.map_coordinates(volume.array, vox, order=order, mode="constant", cval=cval, prefilter=False)
 
 
