@@ -120,13 +120,39 @@ def test_exported_weights_drop_optimiser_state_and_still_load(tmp_path):
 
 def test_exported_weights_can_carry_new_inference_settings(tmp_path):
     from spinedetect.errors import ConfigError
-    from spinedetect.model.checkpoint import export_weights
+    from spinedetect.model.checkpoint import export_weights, load_checkpoint
 
     path, _ = _checkpoint(tmp_path)
     export_weights(path, tmp_path / "w.pt", inference={"tta": True, "overlap": 0.5})
     pred = Predictor.from_checkpoint(tmp_path / "w.pt", device="cpu")
     assert pred.tta is True and pred.config.inference.overlap == 0.5
     assert pred.config.network == CFG.network
+    old = load_checkpoint(path)  # a checkpoint saved before min_tumour_mm3 existed still takes it
+    old["config"]["inference"].pop("min_tumour_mm3")
+    save_checkpoint(path, old)
+    export_weights(path, tmp_path / "w2.pt", inference={"min_tumour_mm3": 50.0})
+    assert Predictor.from_checkpoint(tmp_path / "w2.pt", device="cpu").config.inference.min_tumour_mm3 == 50.0
     with pytest.raises(ConfigError, match="Unknown inference setting 'ttta'"):
         export_weights(path, tmp_path / "x.pt", inference={"ttta": True})
     assert not (tmp_path / "x.pt").exists()
+
+
+class SpeckledTumour(nn.Module):
+    """Vertebral body where bright; a one-voxel epidural tumour speck in every 8x8x8 block (model grid)."""
+
+    def forward(self, x):
+        logits = torch.zeros((x.shape[0], NUM_CLASSES, *x.shape[2:]))
+        logits[:, int(Label.VERTEBRAL_BODY)] = (x[:, 0] - 0.5) * 20
+        logits[:, int(Label.EPIDURAL_TUMOUR), 4::8, 4::8, 4::8] = 30.0
+        return logits
+
+
+def test_predictor_removes_tumour_pieces_below_the_shipped_volume():
+    vol = _oblique_volume()
+    plain = Predictor(SpeckledTumour(), CFG, torch.device("cpu")).predict(vol).array
+    assert (plain == Label.EPIDURAL_TUMOUR).any()
+    cfg = dataclasses.replace(CFG, inference=dataclasses.replace(CFG.inference, min_tumour_mm3=1000.0))
+    cleaned = Predictor(SpeckledTumour(), cfg, torch.device("cpu")).predict(vol).array
+    assert not (cleaned == Label.EPIDURAL_TUMOUR).any()
+    assert np.array_equal(cleaned == Label.VERTEBRAL_BODY, (plain == Label.VERTEBRAL_BODY) | (
+        (plain == Label.EPIDURAL_TUMOUR) & (cleaned == Label.VERTEBRAL_BODY)))

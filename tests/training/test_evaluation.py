@@ -6,7 +6,7 @@ from torch import nn
 from spinedetect.labels import NUM_CLASSES, Label
 from spinedetect.model import Predictor
 from spinedetect.training.config import SourceConfig, SourceKind
-from spinedetect.training.evaluation import evaluate_sources, summarise
+from spinedetect.training.evaluation import evaluate_sources, grid_ceiling, summarise
 
 from .conftest import tiny_config
 
@@ -34,3 +34,16 @@ def test_summary_separates_cases_with_the_structure_from_false_positives():
     s = summarise(rows)["phantom/epidural tumour"]
     assert s["n"] == 3 and math.isclose(s["mean"], 0.8 / 3, abs_tol=1e-4)
     assert s["n_in_truth"] == 2 and math.isclose(s["mean_in_truth"], 0.4) and s["false_positive_cases"] == 1
+
+
+def test_grid_ceiling_scores_the_reference_through_the_model_grid(tiny_root):
+    cfg = tiny_config(tiny_root)
+    source = SourceConfig(kind=SourceKind.REAL_MRI_VB, root=str(tiny_root))
+    rows = grid_ceiling(cfg.preprocess, (source,))
+    assert {r["structure"] for r in rows} == {"vertebral body+osseous lesion"} and len(rows) == 3
+    assert all(0.8 < r["dice"] <= 1.0 for r in rows)  # only what the coarser grid loses at the edges
+    import dataclasses
+
+    coarse = dataclasses.replace(cfg.preprocess, spacing_mm=(8.0, 8.0, 8.0))
+    worse = grid_ceiling(coarse, (source,))
+    assert sum(r["dice"] for r in worse) < sum(r["dice"] for r in rows)

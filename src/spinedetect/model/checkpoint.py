@@ -7,6 +7,7 @@ sidecar ``<file>.sha256`` (``sha256sum`` format) records the hash of the whole f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -117,10 +118,13 @@ def export_weights(src: str | Path, dst: str | Path, *, inference: Mapping[str, 
     keep = {k: v for k, v in payload.items()
             if k not in ("optimizer", "scheduler", "scaler", "format", "versions", "state_sha256")}
     if inference:
+        from spinedetect.training.config import InferenceConfig  # lazily: training.config imports the model
+
         current = dict(keep["config"].get("inference", {}))
-        unknown = sorted(set(inference) - set(current))
+        known = sorted(f.name for f in dataclasses.fields(InferenceConfig))
+        unknown = sorted(set(inference) - set(known))
         if unknown:
-            raise ConfigError(f"Unknown inference setting {unknown[0]!r}", expected=f"one of {sorted(current)}",
+            raise ConfigError(f"Unknown inference setting {unknown[0]!r}", expected=f"one of {known}",
                               found=repr(unknown[0]))
         keep["config"] = {**keep["config"], "inference": {**current, **inference}}
     keep["exported_from"] = {"path": Path(src).name, "sha256": file_sha256(src), "versions": payload.get("versions")}

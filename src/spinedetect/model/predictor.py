@@ -1,8 +1,9 @@
 """nnU-Net-style predictor: load a checkpoint once, then segment volumes on their native grid.
 
 ``predict`` = preprocess (RAS, model spacing, intensity) -> sliding-window softmax (optional flip TTA)
--> probabilities resampled to the input's native grid through the affines -> argmax -> a schema label
-map with the input's affine.
+-> probabilities resampled to the input's native grid through the affines -> argmax -> small lesion /
+tumour pieces removed (``inference.min_*_mm3``, spinedetect.model.postprocess) -> a schema label map with
+the input's affine.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from torch import nn
 
 from spinedetect.config import config_from_mapping, config_to_dict
 from spinedetect.io.volume import Volume
-from spinedetect.labels import NUM_CLASSES
+from spinedetect.labels import NUM_CLASSES, Label
 from spinedetect.model.checkpoint import file_sha256, load_checkpoint, package_versions
 from spinedetect.model.network import build_network
+from spinedetect.model.postprocess import remove_small_components
 from spinedetect.model.runtime import autocast, resolve_device, resolve_precision
 from spinedetect.preprocess.transforms import resample_to_grid, to_model_grid
 
@@ -118,6 +120,10 @@ class Predictor:
         """Schema label map (uint8) of ``volume`` on its native grid, with its affine and source ids."""
         probs = self.predict_probabilities(volume)
         labels = probs.argmax(axis=0).astype(np.uint8)
+        inference = self.config.inference
+        limits = {Label.OSSEOUS_LESION: inference.min_lesion_mm3, Label.EPIDURAL_TUMOUR: inference.min_tumour_mm3}
+        if any(v > 0 for v in limits.values()):
+            labels = remove_small_components(labels, probs, volume.affine, limits)
         return Volume(array=labels, affine=volume.affine.copy(), modality=volume.modality, source=volume.source,
                       meta={"model_sha256": self.model_sha256})
 

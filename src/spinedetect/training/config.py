@@ -92,6 +92,10 @@ class InferenceConfig:
     sw_batch_size: int = 1
     tta: bool = False
     mode: Literal["gaussian", "constant"] = "gaussian"
+    # predicted osseous-lesion / epidural-tumour pieces (26-connected, native grid) smaller than this (mm³)
+    # go to the next most probable class; 0 keeps all (spinedetect.model.postprocess)
+    min_lesion_mm3: float = 0.0
+    min_tumour_mm3: float = 0.0
 
 
 _REAL_VB = "../shared/data/real-mri-vb"

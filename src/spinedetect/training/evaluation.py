@@ -9,17 +9,20 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from typing import Callable
 
 import numpy as np
 
 from spinedetect.labels import canal_mask
 from spinedetect.model.predictor import Predictor
+from spinedetect.preprocess import PreprocessConfig
+from spinedetect.preprocess.transforms import resample_to_grid, to_model_grid
 from spinedetect.training.config import SourceConfig
 from spinedetect.training.losses import encode_target, group_layout
 from spinedetect.training.metrics import dice, group_dice
 from spinedetect.training.patches import make_adapter, select_cases
 
-__all__ = ["evaluate_sources", "summarise"]
+__all__ = ["evaluate_sources", "grid_ceiling", "summarise"]
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +30,39 @@ log = logging.getLogger(__name__)
 def evaluate_sources(predictor: Predictor, sources: tuple[SourceConfig, ...]) -> list[dict]:
     """One row per (case, scored structure): source, case, structure, dice (NaN: absent in both) and
     in_truth (whether the reference holds the structure: a 0 where it does not is a false positive)."""
+    return _score_sources(lambda case: predictor.predict(case.image).array, sources)
+
+
+def grid_ceiling(preprocess: PreprocessConfig, sources: tuple[SourceConfig, ...]) -> list[dict]:
+    """Rows as :func:`evaluate_sources` for a perfect model on the model grid of ``preprocess``.
+
+    The reference labels go to the model grid as training sees them (nearest neighbour) and come back
+    as a predictor's probabilities do (one-hot, trilinear, argmax): the Dice no model at that spacing can
+    exceed, whatever it learns.
+    """
+
+    def through_grid(case: object) -> np.ndarray:
+        image, mapping = case.image, case.mapping  # type: ignore[attr-defined]
+        # the reference as the loss sees it (groups: unions of classes), one representative class each
+        layout = group_layout(mapping)
+        groups = encode_target(np.asarray(case.labels.array), mapping)  # type: ignore[attr-defined]
+        representative = np.array([layout.class_to_group.index(g) for g in range(layout.n_groups)], dtype=np.uint8)
+        _, coarse, grid_affine = to_model_grid(image, groups, preprocess)
+        onehot = np.eye(layout.n_groups, dtype=np.float32)[coarse[0].numpy()].transpose(3, 0, 1, 2)
+        native = resample_to_grid(onehot, grid_affine, image.shape, image.affine, order=1)
+        native[0][native.sum(axis=0) <= 0] = 1.0
+        return representative[native.argmax(axis=0)]
+
+    return _score_sources(through_grid, sources)
+
+
+def _score_sources(predict: Callable[[object], np.ndarray], sources: tuple[SourceConfig, ...]) -> list[dict]:
     rows: list[dict] = []
     for src in sources:
         adapter = make_adapter(src)
         for case_id in select_cases(src, adapter):
             case = adapter.load(case_id)
-            pred = predictor.predict(case.image).array
+            pred = predict(case)
             labels = np.asarray(case.labels.array)
             layout = group_layout(case.mapping)
             target = encode_target(labels, case.mapping)

@@ -1,0 +1,85 @@
+"""Choose the minimum lesion / tumour piece volumes (inference.min_*_mm3) on phantoms outside training and test.
+
+Usage (from the repository root):
+  python scripts/tune_postprocess.py [CHECKPOINT] [--phantoms 12] [--phantom-seed 300000] [--rows FILE]
+Predicts each phantom once (as the checkpoint ships it: its TTA setting, no post-processing), then scores
+every candidate volume: Dice per case (cases with the class in neither reference nor prediction left out),
+the mean, the mean over cases whose reference holds the class, and the cases with a false piece left.
+Prints one JSON line with the table and, per class, the volume with the best mean Dice (the smaller on a
+tie). Training uses phantom seeds below 100000 and scripts/evaluate_model.py seeds from 200000: the
+default seeds 300000+ are neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+CANDIDATES_MM3 = (0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", nargs="?", default=None)
+    parser.add_argument("--phantoms", type=int, default=12)
+    parser.add_argument("--phantom-seed", type=int, default=300000)
+    parser.add_argument("--rows", type=Path, default=None, help="also write every predicted piece to this JSON")
+    args = parser.parse_args()
+    import numpy as np
+    import torch
+
+    from spinedetect.labels import Label
+    from spinedetect.model import Predictor
+    from spinedetect.model.postprocess import component_volumes, remove_small_components
+    from spinedetect.training.config import SourceConfig, SourceKind
+    from spinedetect.training.metrics import dice
+    from spinedetect.training.patches import make_adapter, select_cases
+
+    torch.set_num_threads(2)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device="cpu")
+    source = SourceConfig(kind=SourceKind.PHANTOM, count=args.phantoms, first_seed=args.phantom_seed)
+    adapter = make_adapter(source)
+    classes = {"osseous lesion": Label.OSSEOUS_LESION, "epidural tumour": Label.EPIDURAL_TUMOUR}
+    scores: dict[str, dict[float, list[tuple[float, bool]]]] = {n: {v: [] for v in CANDIDATES_MM3} for n in classes}
+    pieces = []
+    for case_id in select_cases(source, adapter):
+        case = adapter.load(case_id)
+        probs = predictor.predict_probabilities(case.image)
+        labels = probs.argmax(axis=0).astype(np.uint8)
+        truth = np.asarray(case.labels.array)
+        voxel_mm3 = float(abs(np.linalg.det(case.image.affine[:3, :3])))
+        for name, cls in classes.items():
+            comp, volumes = component_volumes(labels == cls, voxel_mm3)
+            hit = np.bincount(comp[truth == cls], minlength=len(volumes) + 1)[1:] > 0
+            pieces += [{"case": case_id, "class": name, "mm3": round(float(v), 1), "overlaps_reference": bool(h)}
+                       for v, h in zip(volumes, hit)]
+            for limit in CANDIDATES_MM3:
+                kept = remove_small_components(labels, probs, case.image.affine, {cls: limit})
+                d = dice(kept == cls, truth == cls)
+                if not math.isnan(d):
+                    scores[name][limit].append((d, bool((truth == cls).any())))
+        print(f"{case_id} done", file=sys.stderr)
+    table, best = {}, {}
+    for name, by_limit in scores.items():
+        table[name] = {}
+        for limit, rows in by_limit.items():
+            present = [d for d, t in rows if t]
+            table[name][limit] = {"mean": round(float(np.mean([d for d, _ in rows])), 4) if rows else None,
+                                  "n": len(rows), "mean_in_truth": round(float(np.mean(present)), 4) if present else None,
+                                  "false_positive_cases": len(rows) - len(present)}
+        best[name] = min(CANDIDATES_MM3, key=lambda v: (-(table[name][v]["mean"] or 0.0), v))
+    if args.rows:
+        args.rows.write_text(json.dumps(pieces, indent=1) + "\n")
+    print(json.dumps({"model_sha256": predictor.model_sha256, "tta": predictor.tta, "phantom_seed": args.phantom_seed,
+                      "phantoms": args.phantoms, "dice_by_min_mm3": table, "best_min_mm3": best}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

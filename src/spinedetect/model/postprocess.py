@@ -1,0 +1,46 @@
+"""Post-processing of a predicted label map: small isolated pieces of a class given to the next class.
+
+nnU-Net-style: a rule chosen on data the model was not trained on (scripts/tune_postprocess.py), shipped
+with the weights (``inference.min_component_mm3``), applied by the predictor after the argmax.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["remove_small_components", "component_volumes"]
+
+_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)  # 26-connected: a diagonal touch keeps a piece whole
+
+
+def component_volumes(mask: np.ndarray, voxel_mm3: float) -> tuple[np.ndarray, np.ndarray]:
+    """26-connected components of ``mask``: the component map (0 = outside) and each one's volume in mm³
+    (index ``k - 1`` for component ``k``)."""
+    comp, n = ndimage.label(mask, structure=_CONNECTIVITY)
+    return comp, np.bincount(comp.ravel(), minlength=n + 1)[1:] * voxel_mm3
+
+
+def remove_small_components(labels: np.ndarray, probs: np.ndarray, affine: np.ndarray,
+                            min_mm3: Mapping[int, float]) -> np.ndarray:
+    """``labels`` (X, Y, Z) with every component of class ``c`` smaller than ``min_mm3[c]`` (mm³, voxel
+    volume from ``affine``) relabelled to the most probable other class of ``probs`` (C, X, Y, Z) there.
+
+    Returns a new array; ``labels`` and ``probs`` are not changed.
+    """
+    out = np.array(labels, copy=True)
+    voxel_mm3 = float(abs(np.linalg.det(np.asarray(affine, dtype=np.float64)[:3, :3])))
+    for cls, limit in sorted(min_mm3.items()):
+        if limit <= 0:
+            continue
+        comp, volumes = component_volumes(out == cls, voxel_mm3)
+        small = np.flatnonzero(volumes < limit) + 1
+        if small.size == 0:
+            continue
+        where = np.isin(comp, small)
+        others = np.asarray(probs)[:, where].copy()
+        others[cls] = -np.inf
+        out[where] = others.argmax(axis=0).astype(out.dtype)
+    return out

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from spinedetect.labels import NUM_CLASSES, Label
+from spinedetect.model.postprocess import component_volumes, remove_small_components
+
+AFFINE = np.diag([0.5, 0.5, 2.0, 1.0])  # 0.5 mm³ voxels
+
+
+def _scene():
+    """A 40-voxel tumour (20 mm³), a 4-voxel one (2 mm³) and a 4-voxel lesion; CSF second most probable."""
+    labels = np.zeros((20, 20, 6), dtype=np.uint8)
+    labels[2:7, 2:6, 1:3] = Label.EPIDURAL_TUMOUR
+    labels[12:14, 12:14, 4] = Label.EPIDURAL_TUMOUR
+    labels[15:17, 2:4, 4] = Label.OSSEOUS_LESION
+    probs = np.zeros((NUM_CLASSES, *labels.shape), dtype=np.float32)
+    probs[Label.BACKGROUND] = 0.5
+    for c in (Label.EPIDURAL_TUMOUR, Label.OSSEOUS_LESION):
+        probs[c][labels == c] = 0.6
+    probs[Label.CSF][labels == Label.EPIDURAL_TUMOUR] = 0.55
+    return labels, probs
+
+
+def test_component_volumes_are_26_connected_in_mm3():
+    mask = np.zeros((4, 4, 4), dtype=bool)
+    mask[0, 0, 0] = mask[1, 1, 1] = True  # diagonal neighbours: one piece
+    mask[3, 3, 3] = True
+    comp, volumes = component_volumes(mask, 2.5)
+    assert comp.max() == 2 and sorted(volumes.tolist()) == [2.5, 5.0]
+
+
+def test_small_pieces_go_to_the_next_most_probable_class():
+    labels, probs = _scene()
+    out = remove_small_components(labels, probs, AFFINE, {Label.EPIDURAL_TUMOUR: 10.0})
+    assert (out == Label.EPIDURAL_TUMOUR).sum() == 40  # the 20 mm³ piece stays whole
+    assert (out[12:14, 12:14, 4] == Label.CSF).all()  # the 2 mm³ one becomes CSF, its runner-up
+    assert (out == Label.OSSEOUS_LESION).sum() == 4  # other classes untouched
+    assert (labels[12:14, 12:14, 4] == Label.EPIDURAL_TUMOUR).all()  # the input is not changed
+    lesion_gone = remove_small_components(labels, probs, AFFINE, {Label.OSSEOUS_LESION: 2.5})
+    assert not (lesion_gone == Label.OSSEOUS_LESION).any() and (lesion_gone[15:17, 2:4, 4] == Label.BACKGROUND).all()
+
+
+@pytest.mark.parametrize("limit", [0.0, 2.0])
+def test_a_limit_at_or_below_every_piece_changes_nothing(limit):
+    labels, probs = _scene()
+    assert np.array_equal(remove_small_components(labels, probs, AFFINE, {Label.EPIDURAL_TUMOUR: limit}), labels)
