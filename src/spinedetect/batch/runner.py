@@ -39,7 +39,6 @@ import numpy as np
 from spinedetect import __version__
 from spinedetect.alert.rules import AlertConfig, AlertLevel
 from spinedetect.atomic import atomic_write_bytes
-from spinedetect.batch.offload import SideProcess
 from spinedetect.batch.studies import SkippedInput, StudyInput, find_studies
 from spinedetect.config import config_to_dict
 from spinedetect.errors import ConfigError, InputError, OutputError, SpinedetectError
@@ -78,7 +77,6 @@ class BatchConfig:
     write_dicom: bool = True
     show_identity: bool = False
     deidentify: bool = False  # DICOM SEG/SR by the PS3.15 basic profile (spinedetect.outputs.deidentify)
-    side_process: bool = True  # build SEG/SR in a forked process beside the measurement (False: in turn)
 
     def __post_init__(self) -> None:
         if self.show_identity and self.deidentify:
@@ -238,66 +236,38 @@ def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
     return " / ".join(str(x) for x in (name, pid) if x) or None
 
 
-def _write_dicom_object(kind: str, source: Any, headers: list, seed: str, uid_map: UIDMap | None,
-                        path: Path) -> list[dict[str, object]] | None:
-    """Build the SEG (``source``: the label Volume) or the SR (``source``: the report dict), de-identify it
-    when ``uid_map`` is given, write it; returns what de-identification touched (runs in the side process)."""
-    ds = (build_segmentation(source, headers, uid_seed=seed) if kind == "seg"
-          else build_measurement_report(source, headers, uid_seed=seed))
-    touched = summarise(deidentify(ds, uid_map)) if uid_map is not None else None
-    write_dicom(ds, path)
-    return touched
-
-
 def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
-            model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None,
-            side: SideProcess | None = None) -> StudyResult:
-    """Measure, write every output into a staging folder, then move it into place in one rename.
-
-    The SEG is built in ``side`` (a second process) while this one measures, the SR while it draws.
-    """
-    side = side or SideProcess(0)
+            model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None) -> StudyResult:
+    """Measure, write every output into a staging folder, then move it into place in one rename."""
     staging = output / ".staging" / inp.key
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
+                            config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
+    write_nifti(labels, staging / "labels.nii.gz")
+    write_text_atomic(staging / "report.json", _json(report))
     notes = list(volume.notes)
-    dicom: dict[str, Future] = {}
-    headers: list | None = None
-    seed = ""
+    written = ["labels.nii.gz", "report.json"]
+    deidentified: dict[str, list[dict[str, object]]] = {}
     if inp.series is not None and cfg.write_dicom:
         headers = read_series_headers(inp.series)
         if all("ImagePositionPatient" in ds for ds in headers):
             seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
-            dicom["seg.dcm"] = side.submit(_write_dicom_object, "seg", labels, headers, seed, uid_map,
-                                           staging / "seg.dcm")
+            for name, ds in (("seg.dcm", build_segmentation(labels, headers, uid_seed=seed)),
+                             ("sr.dcm", build_measurement_report(report, headers, uid_seed=seed))):
+                if uid_map is not None:
+                    deidentified[name] = summarise(deidentify(ds, uid_map))
+                    log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
+                             sum(int(t["count"]) for t in deidentified[name]),  # type: ignore[call-overload]
+                             ", ".join(f"{t['keyword']} {t['action']}" for t in deidentified[name]))
+                write_dicom(ds, staging / name)
+                written.append(name)
         else:
-            headers = None
             notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
                          "labels.nii.gz and report.json hold the results")
-    try:
-        report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
-                                config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
-        if headers is not None:
-            dicom["sr.dcm"] = side.submit(_write_dicom_object, "sr", report, headers, seed, uid_map,
-                                          staging / "sr.dcm")
-        write_nifti(labels, staging / "labels.nii.gz")
-        write_text_atomic(staging / "report.json", _json(report))
-        title = f"{inp.key}  alert: {report['alert']['level']}"
-        pictures = write_study_pictures(volume, labels, report, staging / "overlays", title=title)
-    finally:
-        for job in dicom.values():  # never leave a job writing into a staging folder that is being removed
-            job.exception()
-    written = ["labels.nii.gz", "report.json"]
-    deidentified: dict[str, list[dict[str, object]]] = {}
-    for name, job in dicom.items():
-        touched = job.result()
-        if touched is not None:
-            deidentified[name] = touched
-            log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
-                     sum(int(t["count"]) for t in touched),  # type: ignore[call-overload]
-                     ", ".join(f"{t['keyword']} {t['action']}" for t in touched))
-        written.append(name)
-    written += [p.relative_to(staging).as_posix() for p in pictures]
+    title = f"{inp.key}  alert: {report['alert']['level']}"
+    for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title):
+        written.append(p.relative_to(staging).as_posix())
     result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
               "alert": result.alert, "worst_level": result.worst_level,
@@ -370,7 +340,7 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
 
     def safe_finish(inp: StudyInput, volume: Volume, labels: Volume, started: float) -> StudyResult:
         try:
-            return _finish(inp, volume, labels, output, cfg, model_info, started, uid_map, side)
+            return _finish(inp, volume, labels, output, cfg, model_info, started, uid_map)
         except OSError as exc:
             if _output_fault(exc, output):
                 raise
@@ -389,13 +359,6 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
             on_done(_failed(inp, output, exc, started))
             return None
 
-    with SideProcess(max(1, workers) if cfg.side_process else 0) as side:
-        _run_studies(todo, workers, safe_load, infer, safe_finish, on_done)
-
-
-def _run_studies(todo: list[StudyInput], workers: int, safe_load: Callable, infer: Callable,
-                 safe_finish: Callable, on_done: Callable[[StudyResult], None]) -> None:
-    """Load, infer and finish ``todo`` in turn (``workers`` 0) or with loading and finishing on threads."""
     if workers <= 0:
         for inp in todo:
             started, loaded = safe_load(inp)
