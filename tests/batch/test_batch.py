@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from spinedetect.batch import run_batch
+from spinedetect.batch import BatchConfig, run_batch
 from spinedetect.batch.runner import OutputLock
 from spinedetect.errors import InputError
 from spinedetect.outputs.dicom_sr import read_measurement_report
@@ -149,6 +149,30 @@ def test_rerun_skips_complete_studies_and_keeps_outputs(batch_run, phantom_batch
     assert {p: p.read_bytes() for p in (work / "out").rglob("report.json")} == before
 
 
+class _OtherModel(TruthModel):
+    def provenance(self) -> dict:
+        return {**super().provenance(), "model_sha256": "another-model"}
+
+
+def test_rerun_with_another_model_or_settings_redoes_every_study(phantom_batch, tmp_path):
+    from spinedetect.measure import MeasureConfig
+
+    inp, truths, _ = phantom_batch
+    first = run_batch(inp, tmp_path / "out", TruthModel(truths))
+    done = sum(s.status == "ok" for s in first.studies)
+    other = _OtherModel(truths)
+    run_batch(inp, tmp_path / "out", other)
+    assert other.calls == done  # outputs of another model are not "complete"
+    records = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("*/study.json")]
+    assert {r["model"]["model_sha256"] for r in records} == {"another-model"}
+    same = _OtherModel(truths)
+    run_batch(inp, tmp_path / "out", same)
+    assert same.calls == 0
+    changed = _OtherModel(truths)
+    run_batch(inp, tmp_path / "out", changed, config=BatchConfig(measure=MeasureConfig(narrowed_pct=40.0)))
+    assert changed.calls == done
+
+
 class _Killed(BaseException):
     """Stands for the process being killed (not an error a batch may catch)."""
 
@@ -212,8 +236,6 @@ def test_rank_stops_when_another_rank_failed(rank, phantom_batch, tmp_path):
 
 
 def test_show_identity_puts_the_patient_on_the_page_only(phantom_batch, tmp_path):
-    from spinedetect.batch import BatchConfig
-
     inp, truths, _ = phantom_batch
     any_dicom = next((inp / "site2" / "exam").iterdir())
     name = str(pydicom.dcmread(any_dicom, stop_before_pixels=True).PatientName)

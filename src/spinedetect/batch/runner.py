@@ -7,7 +7,8 @@ Output layout (OUTPUT/)::
 
 Nothing is half-written: a study is assembled in ``OUTPUT/.staging/<key>`` and renamed into place in
 one step, with ``study.json`` written last, so a study folder exists only when complete; batch files
-are written to a temporary name and renamed. A rerun skips complete studies and redoes the rest. One
+are written to a temporary name and renamed. A rerun skips complete studies made with the same model and
+settings (``made_with`` in study.json) and redoes the rest. One
 bad study never stops the batch: it is recorded (``OUTPUT/.failed/<key>.json``) and listed as failed.
 An output that cannot be written (disk full, read-only or unwritable folder) stops the batch at once
 with an :class:`~spinedetect.errors.OutputError` (no study is marked failed for it); after the cause is
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import errno
 import fcntl
+import hashlib
 import io as _io
 import json
 import logging
@@ -274,6 +276,7 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
               "canal_compromise_pct": result.canal_compromise_pct, "bilsky": result.bilsky,
               "reasons": result.reasons, "seconds": result.seconds, "notes": notes, "files": written,
               "model": {k: model_info.get(k) for k in ("model_sha256", "source", "step")},
+              "made_with": _made_with(model_info, cfg),
               "spinedetect": __version__, "finished_utc": _now()}
     if deidentified:
         record["deidentified"] = deidentified
@@ -303,13 +306,24 @@ def _failed(inp: StudyInput, output: Path, exc: BaseException, started: float) -
     return result
 
 
-def _complete(output: Path, key: str) -> dict[str, Any] | None:
-    """The study.json of a complete study folder, or None."""
+def _made_with(model_info: dict[str, Any], cfg: BatchConfig) -> str:
+    """Fingerprint of what a study's outputs depend on besides its input: the model and the settings that
+    shape them (reading, measurement, alert, DICOM output, de-identification; not the review page's)."""
+    basis = {"model_sha256": model_info.get("model_sha256"), "io": config_to_dict(cfg.io),
+             "measure": config_to_dict(cfg.measure), "alert": config_to_dict(cfg.alert),
+             "write_dicom": cfg.write_dicom, "deidentify": cfg.deidentify}
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _complete(output: Path, key: str, fingerprint: str | None = None) -> dict[str, Any] | None:
+    """The study.json of a complete study folder (made with ``fingerprint``, when given), or None."""
     try:
         record = json.loads((output / key / "study.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if record.get("status") != "ok" or not all((output / key / f).exists() for f in record.get("files", [])):
+        return None
+    if fingerprint is not None and record.get("made_with") != fingerprint:
         return None
     return record
 
@@ -408,11 +422,13 @@ def _failed_record(output: Path, inp: StudyInput, cfg: BatchConfig) -> StudyResu
     return StudyResult(**{k: data.get(k) for k in StudyResult.__dataclass_fields__ if k in data})
 
 
-def collect_results(output: Path, inputs: list[StudyInput], cfg: BatchConfig) -> list[StudyResult]:
-    """Every input's latest outcome from disk: its complete study folder, else its failure record."""
+def collect_results(output: Path, inputs: list[StudyInput], cfg: BatchConfig,
+                    fingerprint: str | None = None) -> list[StudyResult]:
+    """Every input's latest outcome from disk: its complete study folder (made with ``fingerprint``, when
+    given), else its failure record."""
     results = []
     for inp in inputs:
-        record = _complete(output, inp.key)
+        record = _complete(output, inp.key, fingerprint)
         if record is not None:
             results.append(_from_record(inp, record, cfg))
             continue
@@ -549,6 +565,7 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
     _prepare_output(output)
     inputs, skipped = find_studies(input_path, io_config=config.io)
     model_info = model.provenance()
+    fingerprint = _made_with(model_info, config)
     uid_map = UIDMap.for_folder(output) if config.deidentify else None
     private: dict[str, Any] | None = None
     if uid_map is not None:
@@ -556,8 +573,12 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
 
     def work() -> None:
         mine = inputs[rank::world_size]
-        todo = [inp for inp in mine if _complete(output, inp.key) is None]
+        todo = [inp for inp in mine if _complete(output, inp.key, fingerprint) is None]
+        stale = sum(_complete(output, inp.key) is not None for inp in todo)
         log.info("rank %d: %d studies, %d already complete", rank, len(mine), len(mine) - len(todo))
+        if stale:
+            log.warning("rank %d: %d complete studies were made with another model or settings: redoing them",
+                        rank, stale)
         _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None), uid_map)
 
     def work_and_agree() -> None:
@@ -582,11 +603,11 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
                 if private is not None:
                     atomic_write_bytes(output / SOURCES_FILE, _json(private).encode("utf-8"), mode=0o600)
                 work_and_agree()
-                results = collect_results(output, inputs, config)
+                results = collect_results(output, inputs, config, fingerprint)
                 _write_batch_files(output, skipped, results, config, model_info, input_path)
         else:
             work_and_agree()
-            results = collect_results(output, inputs, config)
+            results = collect_results(output, inputs, config, fingerprint)
     except OSError as exc:
         if not _output_fault(exc, output):
             raise
