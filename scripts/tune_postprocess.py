@@ -2,12 +2,14 @@
 
 Usage (from the repository root):
   python scripts/tune_postprocess.py [CHECKPOINT] [--phantoms 12] [--phantom-seed 300000] [--rows FILE]
+                                    [--export WEIGHTS]
 Predicts each phantom once (as the checkpoint ships it: its TTA setting, no post-processing), then scores
 every candidate volume: Dice per case (cases with the class in neither reference nor prediction left out),
 the mean, the mean over cases whose reference holds the class, and the cases with a false piece left.
 Prints one JSON line with the table and, per class, the volume with the best mean Dice (the smaller on a
-tie). Training uses phantom seeds below 100000 and scripts/evaluate_model.py seeds from 200000: the
-default seeds 300000+ are neither.
+tie); ``--export`` writes CHECKPOINT's weights with those volumes as its inference settings (the file the
+predictor loads). Training uses phantom seeds below 100000 and scripts/evaluate_model.py seeds from 200000:
+the default seeds 300000+ are neither.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-CANDIDATES_MM3 = (0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+# At most 100 mm³ (12.5 voxels of the 2 mm model grid, a sphere 5.8 mm across): every phantom lesion is
+# larger than 500 mm³, so larger candidates would score well here and drop small metastases in patients.
+CANDIDATES_MM3 = (0.0, 25.0, 50.0, 100.0)
 
 
 def main() -> int:
@@ -30,12 +34,15 @@ def main() -> int:
     parser.add_argument("--phantoms", type=int, default=12)
     parser.add_argument("--phantom-seed", type=int, default=300000)
     parser.add_argument("--rows", type=Path, default=None, help="also write every predicted piece to this JSON")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="write the checkpoint's weights with the chosen volumes to this file")
     args = parser.parse_args()
     import numpy as np
     import torch
 
     from spinedetect.labels import Label
-    from spinedetect.model import Predictor
+    from spinedetect.model import Predictor, default_checkpoint
+    from spinedetect.model.checkpoint import export_weights
     from spinedetect.model.postprocess import component_volumes, remove_small_components
     from spinedetect.training.config import SourceConfig, SourceKind
     from spinedetect.training.metrics import dice
@@ -76,8 +83,14 @@ def main() -> int:
         best[name] = min(CANDIDATES_MM3, key=lambda v: (-(table[name][v]["mean"] or 0.0), v))
     if args.rows:
         args.rows.write_text(json.dumps(pieces, indent=1) + "\n")
-    print(json.dumps({"model_sha256": predictor.model_sha256, "tta": predictor.tta, "phantom_seed": args.phantom_seed,
-                      "phantoms": args.phantoms, "dice_by_min_mm3": table, "best_min_mm3": best}))
+    result = {"model_sha256": predictor.model_sha256, "tta": predictor.tta, "phantom_seed": args.phantom_seed,
+              "phantoms": args.phantoms, "dice_by_min_mm3": table, "best_min_mm3": best}
+    if args.export:
+        settings = {"min_lesion_mm3": best["osseous lesion"], "min_tumour_mm3": best["epidural tumour"]}
+        result["exported"] = {"path": str(args.export), "inference": settings,
+                              "sha256": export_weights(args.checkpoint or default_checkpoint(), args.export,
+                                                       inference=settings)}
+    print(json.dumps(result))
     return 0
 
 
