@@ -44,3 +44,12 @@ def test_small_pieces_go_to_the_next_most_probable_class():
 def test_a_limit_at_or_below_every_piece_changes_nothing(limit):
     labels, probs = _scene()
     assert np.array_equal(remove_small_components(labels, probs, AFFINE, {Label.EPIDURAL_TUMOUR: limit}), labels)
+
+
+def test_a_negative_minimum_volume_is_refused():
+    from spinedetect.config import config_from_mapping
+    from spinedetect.errors import ConfigError
+    from spinedetect.training.config import InferenceConfig
+
+    with pytest.raises(ConfigError, match="min_tumour_mm3 must be >= 0"):
+        config_from_mapping(InferenceConfig, {"min_tumour_mm3": -5})

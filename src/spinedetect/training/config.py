@@ -97,6 +97,11 @@ class InferenceConfig:
     min_lesion_mm3: float = 0.0
     min_tumour_mm3: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("min_lesion_mm3", "min_tumour_mm3"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (mm³; 0 keeps every piece), got {getattr(self, name)}")
+
 
 _REAL_VB = "../shared/data/real-mri-vb"
 _VB_SPLIT = "configs/splits/real_mri_vb.json"
