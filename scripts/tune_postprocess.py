@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
   python scripts/tune_postprocess.py [CHECKPOINT] [--phantoms 12] [--phantom-seed 300000] [--rows FILE]
-                                    [--export WEIGHTS]
+                                    [--max-mm3 100] [--export WEIGHTS]
 Predicts each phantom once (as the checkpoint ships it: its TTA setting, no post-processing), then scores
 every candidate volume: Dice per case (cases with the class in neither reference nor prediction left out),
 the mean, the mean over cases whose reference holds the class, and the cases with a false piece left.
@@ -23,20 +23,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-# At most 100 mm³ (12.5 voxels of the 2 mm model grid, a sphere 5.8 mm across): every phantom lesion is
-# larger than 500 mm³, so larger candidates would score well here and drop small metastases in patients.
-CANDIDATES_MM3 = (0.0, 25.0, 50.0, 100.0)
+CANDIDATES_MM3 = (0.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+# Default at most 100 mm³ (12.5 voxels of the 2 mm model grid, a sphere 5.8 mm across): every phantom lesion
+# is larger than 500 mm³, so larger candidates score well here and would drop small metastases in patients.
+DEFAULT_MAX_MM3 = 100.0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", default=None)
     parser.add_argument("--phantoms", type=int, default=12)
     parser.add_argument("--phantom-seed", type=int, default=300000)
     parser.add_argument("--rows", type=Path, default=None, help="also write every predicted piece to this JSON")
+    parser.add_argument("--max-mm3", type=float, default=DEFAULT_MAX_MM3,
+                        help=f"largest candidate volume (of {', '.join(f'{v:g}' for v in CANDIDATES_MM3)})")
     parser.add_argument("--export", type=Path, default=None,
                         help="write the checkpoint's weights with the chosen volumes to this file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    candidates = [v for v in CANDIDATES_MM3 if v <= args.max_mm3]
     import numpy as np
     import torch
 
@@ -53,7 +57,7 @@ def main() -> int:
     source = SourceConfig(kind=SourceKind.PHANTOM, count=args.phantoms, first_seed=args.phantom_seed)
     adapter = make_adapter(source)
     classes = {"osseous lesion": Label.OSSEOUS_LESION, "epidural tumour": Label.EPIDURAL_TUMOUR}
-    scores: dict[str, dict[float, list[tuple[float, bool]]]] = {n: {v: [] for v in CANDIDATES_MM3} for n in classes}
+    scores: dict[str, dict[float, list[tuple[float, bool]]]] = {n: {v: [] for v in candidates} for n in classes}
     pieces = []
     for case_id in select_cases(source, adapter):
         case = adapter.load(case_id)
@@ -66,7 +70,7 @@ def main() -> int:
             hit = np.bincount(comp[truth == cls], minlength=len(volumes) + 1)[1:] > 0
             pieces += [{"case": case_id, "class": name, "mm3": round(float(v), 1), "overlaps_reference": bool(h)}
                        for v, h in zip(volumes, hit)]
-            for limit in CANDIDATES_MM3:
+            for limit in candidates:
                 kept = remove_small_components(labels, probs, case.image.affine, {cls: limit})
                 d = dice(kept == cls, truth == cls)
                 if not math.isnan(d):
@@ -80,7 +84,7 @@ def main() -> int:
             table[name][limit] = {"mean": round(float(np.mean([d for d, _ in rows])), 4) if rows else None,
                                   "n": len(rows), "mean_in_truth": round(float(np.mean(present)), 4) if present else None,
                                   "false_positive_cases": len(rows) - len(present)}
-        best[name] = min(CANDIDATES_MM3, key=lambda v: (-(table[name][v]["mean"] or 0.0), v))
+        best[name] = min(candidates, key=lambda v: (-(table[name][v]["mean"] or 0.0), v))
     if args.rows:
         args.rows.write_text(json.dumps(pieces, indent=1) + "\n")
     result = {"model_sha256": predictor.model_sha256, "tta": predictor.tta, "phantom_seed": args.phantom_seed,
