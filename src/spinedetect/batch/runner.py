@@ -509,18 +509,19 @@ def _output_fault(exc: OSError, output: Path) -> bool:
 _RERUN = "then rerun the same command: complete studies are kept and the rest are done"
 
 
-def _progress_text(output: Path, inputs: list[StudyInput]) -> str:
-    """'N of M studies are complete', for the message of a stopped batch."""
-    return f"{sum(_complete(output, inp.key) is not None for inp in inputs)} of {len(inputs)} studies are complete"
+def _progress_text(output: Path, inputs: list[StudyInput], fingerprint: str) -> str:
+    """'N of M studies are complete' (made with ``fingerprint``), for the message of a stopped batch."""
+    done = sum(_complete(output, inp.key, fingerprint) is not None for inp in inputs)
+    return f"{done} of {len(inputs)} studies are complete"
 
 
-def _stopped(exc: OSError, output: Path, inputs: list[StudyInput]) -> OutputError:
+def _stopped(exc: OSError, output: Path, inputs: list[StudyInput], fingerprint: str) -> OutputError:
     """The one-line error of a batch stopped because OUTPUT cannot be written."""
     what = errno.errorcode.get(exc.errno or 0, "OSError")
     where = f" ({exc.filename})" if exc.filename else ""
     return OutputError(f"Stopped: cannot write the outputs in {output}", expected="free space and write permission "
                        "in the output folder", found=f"{exc.strerror or exc} [{what}]{where}; "
-                       f"{_progress_text(output, inputs)}", hint=f"Free space or fix the folder, {_RERUN}")
+                       f"{_progress_text(output, inputs, fingerprint)}", hint=f"Free space or fix the folder, {_RERUN}")
 
 
 def _clear_leftovers(output: Path) -> None:
@@ -593,7 +594,8 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
         if not all_ranks_ok(True):
             raise OutputError(f"Stopped: another rank could not finish its studies in {output}",
                               expected="every rank to finish", found="a rank stopped (its error is printed above); "
-                              f"{_progress_text(output, inputs)}", hint=f"Fix what that rank reported, {_RERUN}")
+                              f"{_progress_text(output, inputs, fingerprint)}",
+                              hint=f"Fix what that rank reported, {_RERUN}")
 
     try:
         if rank == 0:
@@ -614,5 +616,5 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
         if world_size == 1:
             shutil.rmtree(output / ".staging", ignore_errors=True)  # frees what the stopped study had written
         log.debug("outputs cannot be written", exc_info=exc)
-        raise _stopped(exc, output, inputs) from exc
+        raise _stopped(exc, output, inputs, fingerprint) from exc
     return BatchResult(output, results, skipped)
