@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -49,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from spinedetect.model.checkpoint import export_weights
     from spinedetect.model.postprocess import component_volumes, remove_small_components
     from spinedetect.training.config import SourceConfig, SourceKind
+    from spinedetect.training.evaluation import summarise
     from spinedetect.training.metrics import dice
     from spinedetect.training.patches import make_adapter, select_cases
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     source = SourceConfig(kind=SourceKind.PHANTOM, count=args.phantoms, first_seed=args.phantom_seed)
     adapter = make_adapter(source)
     classes = {"osseous lesion": Label.OSSEOUS_LESION, "epidural tumour": Label.EPIDURAL_TUMOUR}
-    scores: dict[str, dict[float, list[tuple[float, bool]]]] = {n: {v: [] for v in candidates} for n in classes}
+    rows = []
     pieces = []
     for case_id in select_cases(source, adapter):
         case = adapter.load(case_id)
@@ -72,19 +72,13 @@ def main(argv: list[str] | None = None) -> int:
                        for v, h in zip(volumes, hit)]
             for limit in candidates:
                 kept = remove_small_components(labels, probs, case.image.affine, {cls: limit})
-                d = dice(kept == cls, truth == cls)
-                if not math.isnan(d):
-                    scores[name][limit].append((d, bool((truth == cls).any())))
+                rows.append({"source": name, "case": case_id, "structure": str(limit),
+                             "dice": dice(kept == cls, truth == cls), "in_truth": bool((truth == cls).any())})
         print(f"{case_id} done", file=sys.stderr)
-    table, best = {}, {}
-    for name, by_limit in scores.items():
-        table[name] = {}
-        for limit, rows in by_limit.items():
-            present = [d for d, t in rows if t]
-            table[name][limit] = {"mean": round(float(np.mean([d for d, _ in rows])), 4) if rows else None,
-                                  "n": len(rows), "mean_in_truth": round(float(np.mean(present)), 4) if present else None,
-                                  "false_positive_cases": len(rows) - len(present)}
-        best[name] = min(candidates, key=lambda v: (-(table[name][v]["mean"] or 0.0), v))
+    summary = summarise(rows)  # per class and candidate; a candidate with no scored case has mean None
+    table = {name: {limit: summary.get(f"{name}/{limit}", {"mean": None, "n": 0}) for limit in candidates}
+             for name in classes}
+    best = {name: min(candidates, key=lambda v: (-(table[name][v]["mean"] or 0.0), v)) for name in classes}
     if args.rows:
         args.rows.write_text(json.dumps(pieces, indent=1) + "\n")
     result = {"model_sha256": predictor.model_sha256, "tta": predictor.tta, "phantom_seed": args.phantom_seed,

@@ -28,7 +28,8 @@ from spinedetect.preprocess.transforms import resample_to_grid, to_model_grid
 if TYPE_CHECKING:  # training.config imports model.network: import it lazily to keep the packages acyclic
     from spinedetect.training.config import InferenceConfig, TrainConfig
 
-__all__ = ["DEFAULT_WEIGHTS", "default_checkpoint", "sliding_window_probs", "Predictor"]
+__all__ = ["DEFAULT_WEIGHTS", "default_checkpoint", "sliding_window_probs", "probabilities_on_native_grid",
+           "Predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
 def default_checkpoint() -> Path | None:
     """Path of the shipped default model, or None where it is not installed."""
     return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
+
+
+def probabilities_on_native_grid(probs: np.ndarray, grid_affine: np.ndarray, volume: Volume) -> np.ndarray:
+    """Probabilities (C, X, Y, Z) on the model grid ``grid_affine`` resampled (trilinear) onto ``volume``'s
+    native grid; voxels outside the model grid get no probability at all and are called background."""
+    native = resample_to_grid(probs, grid_affine, volume.shape, volume.affine, order=1)
+    native[0][native.sum(axis=0) <= 0] = 1.0
+    return native
 
 
 @torch.no_grad()
@@ -111,10 +120,7 @@ class Predictor:
         probs = sliding_window_probs(self.model, image, self.config.augment.patch_size, self.config.inference,
                                      self.device, self.precision, tta=self.tta,
                                      flip_axes=tuple(self.config.augment.flip_axes))
-        native = resample_to_grid(probs.numpy(), grid_affine, volume.shape, volume.affine, order=1)
-        # voxels outside the model grid get no probability at all: call them background
-        native[0][native.sum(axis=0) <= 0] = 1.0
-        return native
+        return probabilities_on_native_grid(probs.numpy(), grid_affine, volume)
 
     def predict(self, volume: Volume) -> Volume:
         """Schema label map (uint8) of ``volume`` on its native grid, with its affine and source ids."""

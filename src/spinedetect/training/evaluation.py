@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 
 from spinedetect.labels import canal_mask
-from spinedetect.model.predictor import Predictor
+from spinedetect.model.predictor import Predictor, probabilities_on_native_grid
 from spinedetect.preprocess import PreprocessConfig
-from spinedetect.preprocess.transforms import resample_to_grid, to_model_grid
+from spinedetect.preprocess.transforms import to_model_grid
 from spinedetect.training.config import SourceConfig
 from spinedetect.training.losses import encode_target, group_layout
 from spinedetect.training.metrics import dice, group_dice
@@ -49,9 +49,7 @@ def grid_ceiling(preprocess: PreprocessConfig, sources: tuple[SourceConfig, ...]
         representative = np.array([layout.class_to_group.index(g) for g in range(layout.n_groups)], dtype=np.uint8)
         _, coarse, grid_affine = to_model_grid(image, groups, preprocess)
         onehot = np.eye(layout.n_groups, dtype=np.float32)[coarse[0].numpy()].transpose(3, 0, 1, 2)
-        native = resample_to_grid(onehot, grid_affine, image.shape, image.affine, order=1)
-        native[0][native.sum(axis=0) <= 0] = 1.0
-        return representative[native.argmax(axis=0)]
+        return representative[probabilities_on_native_grid(onehot, grid_affine, image).argmax(axis=0)]
 
     return _score_sources(through_grid, sources)
 
