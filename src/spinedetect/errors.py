@@ -27,6 +27,18 @@ class SpinedetectError(Exception):
         self.found = found
         self.hint = hint
 
+    def __reduce__(self) -> tuple:
+        # pickled whole (a study's error comes back from the batch's side process as it was raised there)
+        return (_rebuild, (type(self), self.args, self.expected, self.found, self.hint))
+
+
+def _rebuild(cls: type[SpinedetectError], args: tuple, expected: str | None, found: str | None,
+             hint: str | None) -> SpinedetectError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.expected, err.found, err.hint = expected, found, hint
+    return err
+
 
 class InputError(SpinedetectError):
     """An input file, folder or array cannot be used as given."""

@@ -108,6 +108,23 @@ def test_seg_overlaps_labels_and_sr_matches_report(batch_run):
                     assert got[key] == pytest.approx(level[key])
 
 
+def test_side_process_and_in_turn_write_the_same_outputs(batch_run, phantom_batch, tmp_path):
+    """SEG and SR built in the helper process (the default) equal those built one after the other here."""
+    work, result, _, _ = batch_run
+    inp, truths, _ = phantom_batch
+    in_turn = run_batch(inp, tmp_path / "out", TruthModel(truths), config=BatchConfig(side_process=False))
+    assert in_turn.exit_code == 0
+    for s in in_turn.studies:
+        here, side = tmp_path / "out" / s.key, work / "out" / s.key
+        assert (here / "report.json").read_bytes() == (side / "report.json").read_bytes()
+        assert (json.loads((here / "study.json").read_text())["files"]
+                == json.loads((side / "study.json").read_text())["files"])
+        a, b = pydicom.dcmread(here / "seg.dcm"), pydicom.dcmread(side / "seg.dcm")
+        assert a.SOPInstanceUID == b.SOPInstanceUID and np.array_equal(a.pixel_array, b.pixel_array)
+        assert (read_measurement_report(hd.sr.srread(here / "sr.dcm"))
+                == read_measurement_report(hd.sr.srread(side / "sr.dcm")))
+
+
 class _Rows(HTMLParser):
     def __init__(self):
         super().__init__()

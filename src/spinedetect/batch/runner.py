@@ -13,6 +13,9 @@ bad study never stops the batch: it is recorded (``OUTPUT/.failed/<key>.json``) 
 An output that cannot be written (disk full, read-only or unwritable folder) stops the batch at once
 with an :class:`~spinedetect.errors.OutputError` (no study is marked failed for it); after the cause is
 fixed the same command completes the batch.
+
+Each study's DICOM SEG and SR are built and encoded in a helper process (spinedetect.batch.side_process)
+while this process measures the study and draws its pictures; every file is still written here.
 """
 
 from __future__ import annotations
@@ -41,14 +44,14 @@ import numpy as np
 from spinedetect import __version__
 from spinedetect.alert.rules import AlertConfig, AlertLevel
 from spinedetect.atomic import atomic_write_bytes
+from spinedetect.batch.side_process import SideJob, SideProcess
 from spinedetect.batch.studies import SkippedInput, StudyInput, find_studies
 from spinedetect.config import config_to_dict
 from spinedetect.errors import ConfigError, InputError, OutputError, SpinedetectError
 from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
 from spinedetect.measure import MeasureConfig, measure_labels
-from spinedetect.outputs.dicom_seg import build_segmentation, write_dicom
-from spinedetect.outputs.deidentify import UIDMap, deidentify, summarise
-from spinedetect.outputs.dicom_sr import build_measurement_report
+from spinedetect.outputs.deidentify import UIDMap
+from spinedetect.outputs.dicom_encode import encode_measurement_report, encode_segmentation
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
 from spinedetect.outputs.study_pictures import write_study_pictures
 
@@ -79,6 +82,7 @@ class BatchConfig:
     write_dicom: bool = True
     show_identity: bool = False
     deidentify: bool = False  # DICOM SEG/SR by the PS3.15 basic profile (spinedetect.outputs.deidentify)
+    side_process: bool = True  # build DICOM SEG/SR in a helper process beside the measurement (same files)
 
     def __post_init__(self) -> None:
         if self.show_identity and self.deidentify:
@@ -239,37 +243,46 @@ def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
 
 
 def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: BatchConfig,
-            model_info: dict[str, Any], started: float, uid_map: UIDMap | None = None) -> StudyResult:
-    """Measure, write every output into a staging folder, then move it into place in one rename."""
+            model_info: dict[str, Any], started: float, side: SideProcess,
+            uid_map: UIDMap | None = None) -> StudyResult:
+    """Measure, write every output into a staging folder, then move it into place in one rename.
+
+    The DICOM SEG (which needs only the labels) is built in the side process while the measurement runs,
+    the SR while the pictures are drawn; this process writes every file.
+    """
     staging = output / ".staging" / inp.key
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    jobs: dict[str, SideJob] = {}
+    if inp.series is not None and cfg.write_dicom:
+        seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
+        jobs["seg.dcm"] = side.submit(encode_segmentation, labels, inp.series, seed, uid_map)
     report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
                             config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
+    if jobs:
+        jobs["sr.dcm"] = side.submit(encode_measurement_report, report, inp.series, seed, uid_map)
     write_nifti(labels, staging / "labels.nii.gz")
     write_text_atomic(staging / "report.json", _json(report))
+    title = f"{inp.key}  alert: {report['alert']['level']}"
+    pictures = [p.relative_to(staging).as_posix()
+                for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title)]
     notes = list(volume.notes)
     written = ["labels.nii.gz", "report.json"]
     deidentified: dict[str, list[dict[str, object]]] = {}
-    if inp.series is not None and cfg.write_dicom:
-        headers = read_series_headers(inp.series)
-        if all("ImagePositionPatient" in ds for ds in headers):
-            seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
-            for name, ds in (("seg.dcm", build_segmentation(labels, headers, uid_seed=seed)),
-                             ("sr.dcm", build_measurement_report(report, headers, uid_seed=seed))):
-                if uid_map is not None:
-                    deidentified[name] = summarise(deidentify(ds, uid_map))
-                    log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
-                             sum(int(t["count"]) for t in deidentified[name]),  # type: ignore[call-overload]
-                             ", ".join(f"{t['keyword']} {t['action']}" for t in deidentified[name]))
-                write_dicom(ds, staging / name)
-                written.append(name)
-        else:
+    for name, job in jobs.items():
+        encoded = side.result(job)
+        if encoded is None:
             notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
                          "labels.nii.gz and report.json hold the results")
-    title = f"{inp.key}  alert: {report['alert']['level']}"
-    for p in write_study_pictures(volume, labels, report, staging / "overlays", title=title):
-        written.append(p.relative_to(staging).as_posix())
+            break
+        if encoded.deidentified is not None:
+            deidentified[name] = encoded.deidentified
+            log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
+                     sum(int(t["count"]) for t in encoded.deidentified),  # type: ignore[call-overload]
+                     ", ".join(f"{t['keyword']} {t['action']}" for t in encoded.deidentified))
+        atomic_write_bytes(staging / name, encoded.data)
+        written.append(name)
+    written += pictures
     result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
               "alert": result.alert, "worst_level": result.worst_level,
@@ -337,9 +350,10 @@ def _from_record(inp: StudyInput, record: dict[str, Any], cfg: BatchConfig) -> S
 
 
 def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg: BatchConfig, workers: int,
-             model_info: dict[str, Any], on_done: Callable[[StudyResult], None],
+             model_info: dict[str, Any], on_done: Callable[[StudyResult], None], side: SideProcess,
              uid_map: UIDMap | None = None) -> None:
-    """Run ``todo`` with loading and finishing on ``workers`` threads around inference on this thread.
+    """Run ``todo`` with loading and finishing on ``workers`` threads around inference on this thread
+    (and each study's DICOM SEG/SR built in the ``side`` process).
 
     An OSError that means the outputs cannot be written (:func:`_output_fault`) is not a study's failure:
     it stops the loop and is raised (after the studies already being written have finished).
@@ -354,7 +368,7 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
 
     def safe_finish(inp: StudyInput, volume: Volume, labels: Volume, started: float) -> StudyResult:
         try:
-            return _finish(inp, volume, labels, output, cfg, model_info, started, uid_map)
+            return _finish(inp, volume, labels, output, cfg, model_info, started, side, uid_map)
         except OSError as exc:
             if _output_fault(exc, output):
                 raise
@@ -580,7 +594,10 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
         if stale:
             log.warning("rank %d: %d complete studies were made with another model or settings: redoing them",
                         rank, stale)
-        _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None), uid_map)
+        if not todo:
+            return
+        with SideProcess(enabled=config.side_process and config.write_dicom) as side:
+            _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None), side, uid_map)
 
     def work_and_agree() -> None:
         if all_ranks_ok is None:

@@ -35,8 +35,9 @@ class Centreline:
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Canal coordinates of world ``points`` (n, 3): nearest sample index, ``s``, ``a``, ``l`` (mm)."""
         idx, s = nearest_on_curve(points, self.points_mm, self.s_mm, self.tangent)
-        d = points - self.points_mm[idx]
-        return idx, s, np.einsum("ij,ij->i", d, self.anterior[idx]), np.einsum("ij,ij->i", d, self.lateral[idx])
+        a, l = (np.einsum("ij,ij->i", points, axis[idx]) - np.einsum("ij,ij->i", self.points_mm, axis)[idx]
+                for axis in (self.anterior, self.lateral))
+        return idx, s, a, l
 
     def extended(self, margin_mm: float) -> "Centreline":
         """The same curve prolonged straight by ``margin_mm`` at both ends (frames copied from the ends).
@@ -63,29 +64,35 @@ def voxel_to_world(ijk: np.ndarray, affine: np.ndarray) -> np.ndarray:
 
 
 def nearest_on_curve(points: np.ndarray, curve: np.ndarray, s_mm: np.ndarray, tangent: np.ndarray, *,
-                     coarse: int = 8, chunk: int = 131072) -> tuple[np.ndarray, np.ndarray]:
+                     coarse: int = 8, chunk: int = 16384, max_refinements: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Foot of the perpendicular from each of ``points`` (n, 3) onto a sampled ``curve`` (m, 3).
 
     Returns the nearest sample index and the arc length ``s`` (mm, continuous) of the foot point. The
-    nearest of every ``coarse``-th sample (one matrix product) is refined by three projections on the local
-    tangent, which is exact to well under a sample for curves whose radius of curvature exceeds the
-    distance of the points from the curve (the spine and its canal).
+    nearest of every ``coarse``-th sample (one matrix product) is refined by up to ``max_refinements``
+    projections on the local tangent (stopping once no point's sample changes), which is exact to well
+    under a sample for curves whose radius of curvature exceeds the distance of the points from the curve
+    (the spine and its canal). Chunks of ``chunk`` points keep the temporaries in the processor's cache.
     """
     n, m = len(points), len(curve)
     idx = np.empty(n, dtype=np.int64)
     s_out = np.empty(n)
     step = float(s_mm[1] - s_mm[0]) if m > 1 else 1.0
-    cur = curve.astype(np.float32)
-    sub = cur[::coarse]
+    # s of the foot from sample j: s_j + (p - c_j) . t_j = offset_j + p . t_j (one gather per refinement)
+    offset = s_mm - np.einsum("ij,ij->i", curve, tangent)
+    sub = curve[::coarse].astype(np.float32)
     sub_sq = (sub * sub).sum(1)
     for start in range(0, n, chunk):
         p = points[start:start + chunk]
         j = np.argmin(sub_sq[None, :] - 2.0 * (p.astype(np.float32) @ sub.T), axis=1) * coarse
-        for _ in range(3):
-            s = s_mm[j] + np.einsum("ij,ij->i", p - curve[j], tangent[j])
-            j = np.clip(np.rint((s - s_mm[0]) / step), 0, m - 1).astype(np.int64)
+        s = offset[j] + np.einsum("ij,ij->i", p, tangent[j])
+        for _ in range(max_refinements):
+            nearer = np.clip(np.rint((s - s_mm[0]) / step), 0, m - 1).astype(np.int64)
+            if np.array_equal(nearer, j):
+                break
+            j = nearer
+            s = offset[j] + np.einsum("ij,ij->i", p, tangent[j])
         idx[start:start + chunk] = j
-        s_out[start:start + chunk] = s_mm[j] + np.einsum("ij,ij->i", p - curve[j], tangent[j])
+        s_out[start:start + chunk] = s
     return idx, s_out
 
 
