@@ -5,9 +5,9 @@ discovery, loading, model, native grid, measurement, alert, labels/report/SEG/SR
 model time (``Predictor.predict`` on the already loaded volume: sliding window, probabilities back on
 the native grid, argmax) is measured in the same run, so the ratio shows what everything around the model
 costs. Like the loaded model, the helper process that builds DICOM SEG/SR (spinedetect.batch.side_process)
-is started once, by the warm-up run (its time is reported as the first run), and serves every later run; peak memory is reported for this process,
-the helper and both together. Uses the shipped default model when present, else a
-freshly initialised default network (the JSON says which). Prints one JSON line.
+is started once, by the warm-up run (its time is reported as the first run), and serves every later run;
+peak memory is reported for this process, the helper and both together. Uses the shipped default model
+when present, else a freshly initialised default network (the JSON says which). Prints one JSON line.
 Usage: python benchmarks/bench_batch.py [--repeats 3] [--batch 20] [--threads 2]
 """
 

@@ -64,6 +64,29 @@ def test_a_dead_helpers_job_runs_here_and_the_next_batch_gets_a_new_helper():
         assert again.result(again.submit(_pid_and, 4))[1] == 8
 
 
+def _forked_child_helper(write_fd: int) -> None:
+    """In a forked child: report the helper pid a new SideProcess gets, then leave without cleanup."""
+    side = SideProcess()
+    os.write(write_fd, str(side.helper_pid).encode())
+    os._exit(0)
+
+
+def test_a_forked_child_gets_its_own_helper():
+    """A fork must not share the parent's pipes: two readers would take each other's answers."""
+    with SideProcess() as side:
+        parent_helper = side.helper_pid
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _forked_child_helper(w)
+        os.close(w)
+        os.waitpid(pid, 0)
+        child_helper = int(os.read(r, 64) or b"0")
+        os.close(r)
+        assert child_helper not in (0, parent_helper)
+        assert side.result(side.submit(_pid_and, 5)) == (parent_helper, 10)
+
+
 _KILLED_RUN = """
 import os, signal, sys
 sys.path[:0] = {path!r}

@@ -99,7 +99,7 @@ class _Helper:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
-        except (EOFError, OSError, pickle.UnpicklingError):
+        except Exception:  # EOF, a broken pipe or a garbled answer: the helper is unusable either way
             pass
         with self._lock:
             self.alive = False
@@ -110,6 +110,16 @@ class _Helper:
 
 _shared: _Helper | None = None
 _shared_lock = threading.Lock()
+
+
+def _forget_helper() -> None:
+    """In a forked child: the parent's helper (its pipes, its answer reader) is not this process's."""
+    global _shared, _shared_lock
+    _shared, _shared_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
 
 
 def _shared_helper() -> _Helper:
@@ -207,8 +217,11 @@ def serve(job_fd: int, answer_fd: int, run_pid: int) -> None:
             except Exception as exc:  # an exception (or result) that does not pickle: its text goes back
                 payload = pickle.dumps((job_id, False, RuntimeError(f"{type(answer[2]).__name__}: {answer[2]} "
                                                                     f"(not picklable: {exc})")))
-            answers.write(payload)
-            answers.flush()
+            try:
+                answers.write(payload)
+                answers.flush()
+            except OSError:  # the run has gone (its watcher ends this process too)
+                return
 
 
 def _end_with(run_pid: int) -> None:
