@@ -596,7 +596,8 @@ def run_batch(input_path: str | Path, output: str | Path, model: SegmentationMod
                         rank, stale)
         if not todo:
             return
-        with SideProcess(enabled=config.side_process and config.write_dicom) as side:
+        dicom = config.write_dicom and any(inp.series is not None for inp in todo)  # else no SEG/SR to build
+        with SideProcess(enabled=config.side_process and dicom) as side:
             _process(todo, model, output, config, workers, model_info, on_study or (lambda r: None), side, uid_map)
 
     def work_and_agree() -> None:
