@@ -104,6 +104,9 @@ class _Helper:
         with self._lock:
             self.alive = False
             pending, self._pending = list(self._pending.values()), {}
+        if self.process.poll() is None:  # alive but unusable (a garbled answer): end it, a new one replaces it
+            self.process.kill()
+            self.process.wait()
         for future in pending:
             future.set_exception(HelperDied(f"the helper process ended (exit status {self.process.poll()})"))
 

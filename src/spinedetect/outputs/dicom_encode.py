@@ -7,7 +7,6 @@ the files themselves are still written by the batch (atomically, into its stagin
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -16,25 +15,18 @@ from pydicom.dataset import Dataset
 
 from spinedetect.io import SeriesInfo, Volume, read_series_headers
 from spinedetect.outputs.deidentify import UIDMap, deidentify, summarise
-from spinedetect.outputs.dicom_seg import build_segmentation
+from spinedetect.outputs.dicom_seg import build_segmentation, dicom_bytes
 from spinedetect.outputs.dicom_sr import build_measurement_report
 
-__all__ = ["EncodedDicom", "dicom_bytes", "encode_segmentation", "encode_measurement_report"]
+__all__ = ["EncodedDicom", "encode_segmentation", "encode_measurement_report"]
 
 
 @dataclass(frozen=True)
 class EncodedDicom:
-    """A DICOM file's bytes; ``deidentified``: what de-identification changed (spinedetect.outputs.deidentify.summarise)."""
+    """A DICOM file's bytes; ``deidentified``: what de-identification changed (``deidentify.summarise``)."""
 
     data: bytes
     deidentified: list[dict[str, object]] | None = None
-
-
-def dicom_bytes(ds: Dataset) -> bytes:
-    """``ds`` encoded as a DICOM file (preamble, file meta), as :func:`~spinedetect.outputs.dicom_seg.write_dicom` writes it."""
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
 
 
 #: The last series' headers: the SR of a study reuses those its SEG read (one entry per process, keyed by
@@ -46,7 +38,8 @@ def _source_headers(series: SeriesInfo) -> list[Dataset] | None:
     """The series' headers, or None where its files do not each carry their plane (multi-frame objects)."""
     global _headers
     try:
-        key = tuple((str(p), st.st_ino, st.st_size, st.st_mtime_ns) for p, st in ((p, os.stat(p)) for p in series.files))
+        key = tuple((str(p), st.st_ino, st.st_size, st.st_mtime_ns)
+                    for p, st in ((p, os.stat(p)) for p in series.files))
     except OSError:
         key = None  # read_series_headers says which file is missing
     cached = _headers

@@ -9,6 +9,7 @@ in a viewer, whatever axis order the reader chose.
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -19,14 +20,14 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from spinedetect import __version__
-from spinedetect.atomic import atomic_path
+from spinedetect.atomic import atomic_write_bytes
 from spinedetect.errors import InputError
 from spinedetect.io.grid import plane_voxel_coords
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, LABEL_NAMES
 from spinedetect.outputs.dicom_codes import SEGMENT_CODES
 
-__all__ = ["frame_geometry_ras", "labels_on_source_frames", "build_segmentation",
+__all__ = ["frame_geometry_ras", "labels_on_source_frames", "build_segmentation", "dicom_bytes",
            "write_dicom"]
 
 log = logging.getLogger(__name__)
@@ -108,10 +109,15 @@ def _uid(parts: list[str]) -> str:
     return generate_uid(entropy_srcs=parts)
 
 
+def dicom_bytes(ds: Dataset) -> bytes:
+    """``ds`` (a SEG, an SR, any dataset) encoded as a DICOM file: preamble, file meta, data set."""
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
 def write_dicom(seg: Dataset, path: str | Path) -> Path:
     """Write a SEG (or any dataset) atomically: temp file in the same folder, then rename."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        seg.save_as(tmp, enforce_file_format=True)
-    log.info("wrote DICOM SEG %s", path)
-    return path
+    atomic_write_bytes(path, dicom_bytes(seg))
+    log.info("wrote DICOM %s", path)
+    return Path(path)
