@@ -55,3 +55,28 @@ def test_no_source_images_is_a_clear_error():
 
     with pytest.raises(InputError, match="No source images"):
         build_segmentation(Volume(np.zeros((2, 2, 2), np.uint8), np.eye(4)), [])
+
+
+def test_frames_on_the_label_grid_are_sliced_with_the_same_result_as_looked_up():
+    from spinedetect.outputs.dicom_seg import _frame_by_lookup, _frame_by_slicing
+
+    rng = np.random.default_rng(5)
+    # a label map on a permuted, flipped, anisotropic grid
+    affine = np.eye(4)
+    affine[:3, :3] = np.array([[0.0, 0.0, -4.0], [0.7, 0.0, 0.0], [0.0, -0.7, 0.0]])
+    affine[:3, 3] = [12.0, -30.0, 55.0]
+    labels = Volume(rng.integers(0, 8, (9, 11, 6)).astype(np.uint8), affine, modality="MR")
+    axes = affine[:3, :3].T  # world step of one voxel along each voxel axis
+    cases = [((0, 0, 0), (1, 1), (2, 1), (11, 6)), ((-3, 4, 2), (2, -1), (0, 1), (8, 14)),
+             ((8, 10, 5), (0, -1), (1, -1), (12, 13)), ((2, 3, 7), (0, 1), (1, 1), (4, 4)),
+             ((20, -5, 1), (1, 1), (0, -1), (5, 5))]
+    for start, (row_axis, row_sign), (col_axis, col_sign), shape in cases:
+        origin = affine[:3, :3] @ np.array(start, dtype=float) + affine[:3, 3] + 1e-7
+        row_step, col_step = row_sign * axes[row_axis], col_sign * axes[col_axis]
+        sliced = _frame_by_slicing(labels, origin, row_step, col_step, shape)
+        assert sliced is not None
+        assert np.array_equal(sliced, _frame_by_lookup(labels, origin, row_step, col_step, shape))
+    # a tilted plane, or one between voxel centres, is looked up
+    tilt = axes[1] + 0.05 * axes[0]
+    assert _frame_by_slicing(labels, affine[:3, 3], tilt, axes[2], (5, 5)) is None
+    assert _frame_by_slicing(labels, affine[:3, 3] + 0.5 * axes[2], axes[0], axes[1], (5, 5)) is None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import errno
 import fcntl
+import functools
 import hashlib
 import io as _io
 import json
@@ -483,12 +484,14 @@ def _write_batch_files(output: Path, skipped: list[SkippedInput], results: list[
                       subtitle=f"spinedetect {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     provenance = {"spinedetect": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
                   "command": [sys.argv[0], WITHHELD] if cfg.deidentify else sys.argv, "config": config_to_dict(cfg),
-                  "model": model_info, "packages": _package_versions(),
+                  "model": model_info, "packages": dict(_package_versions()),
                   "finished_utc": datetime.now(timezone.utc).isoformat()}
     write_text_atomic(output / "provenance.json", _json(provenance))
 
 
+@functools.lru_cache(maxsize=1)
 def _package_versions() -> dict[str, str]:
+    """Installed versions of the packages outputs depend on (read once: metadata parsing costs ~20 ms)."""
     from importlib import metadata
 
     out = {}

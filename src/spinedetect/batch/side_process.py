@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 PRELOAD = ("spinedetect.outputs.dicom_encode",)
 
 
+#: The helper is the second core's work: thread pools of its numeric libraries would only contend with the run.
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 class HelperDied(RuntimeError):
     """The helper process ended before answering (its jobs are run in this process instead)."""
 
@@ -61,7 +65,8 @@ class _Helper:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", code, json.dumps([p for p in sys.path if p]), str(job_r), str(res_w),
-                 str(os.getpid())], pass_fds=(job_r, res_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                 str(os.getpid())], pass_fds=(job_r, res_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env={**os.environ, **_ONE_THREAD})
         finally:
             os.close(job_r)
             os.close(res_w)

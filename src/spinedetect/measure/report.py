@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from spinedetect.alert import Alert, AlertConfig, LevelFindings, decide_alert
 from spinedetect.config import config_to_dict
@@ -281,6 +283,12 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_threads() -> ThreadpoolController:
+    """The BLAS libraries numpy and scipy loaded (looked up once, on the first measurement)."""
+    return ThreadpoolController()
+
+
 def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray | None = None,
                    config: MeasureConfig = MeasureConfig(), alert_config: AlertConfig = AlertConfig(),
                    level_hint: str | None = None, modality: str | None = None) -> MeasurementReport:
@@ -289,6 +297,14 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     ``image`` (same grid) with ``modality="CT"`` lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
     ``"highest=T10"``) names the levels when neither the sacrum nor the conus is in view.
     """
+    # the matrix products here are thin (n x 3 points): BLAS threads cost more than they give, and in a
+    # batch they would fight the DICOM helper process for the second core (bench_measure: CPU time halves)
+    with _blas_threads().limit(limits=1, user_api="blas"):
+        return _measure(labels, affine, image, config, alert_config, level_hint, modality)
+
+
+def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, config: MeasureConfig,
+             alert_config: AlertConfig, level_hint: str | None, modality: str | None) -> MeasurementReport:
     cfg = config
     labels, affine = _validate(labels, affine, image)
     notes: list[str] = []

@@ -7,6 +7,7 @@ oblique acquisitions and anisotropic voxels display at the correct shape. Labels
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -81,7 +82,18 @@ def reslice(volume: Volume, plane: Plane, pixel_mm: float, *, order: int, cval: 
     return ndimage.map_coordinates(volume.array, vox, order=order, mode="constant", cval=cval, prefilter=False)
 
 
+#: Fonts loaded per thread (a FreeType face is not to be shared between threads): each file is read once.
+_fonts = threading.local()
+
+
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    cache = _fonts.__dict__.setdefault("by_size", {})
+    if size not in cache:
+        cache[size] = _load_font(size)
+    return cache[size]
+
+
+def _load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     # DejaVu Sans ships with matplotlib (a dependency) and has the glyphs figures need (mm², %, °);
     # Pillow's built-in font lacks superscripts.
     try:
