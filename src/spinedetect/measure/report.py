@@ -155,21 +155,26 @@ def _validate(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None) 
 
 def _anterior_reference(labels: np.ndarray, affine: np.ndarray, canal_xyz: np.ndarray) -> np.ndarray | None:
     body = np.isin(labels, [Label.VERTEBRAL_BODY, Label.OSSEOUS_LESION])
-    if body.sum() < 20:
+    total = int(body.sum())
+    if total < 20:
         return None
-    cb = voxel_to_world(np.argwhere(body).mean(0)[None, :], affine)[0]
+    # centroid from the mask's projection on each axis (the mean voxel index, without listing the voxels)
+    centroid = [float(np.arange(n) @ body.sum(axis=tuple(a for a in range(3) if a != axis))) / total
+                for axis, n in enumerate(body.shape)]
+    cb = voxel_to_world(np.array([centroid]), affine)[0]
     d = cb - canal_xyz.mean(0)
     n = np.linalg.norm(d)
     return d / n if n > 1e-6 else None
 
 
 def _rolling_median(values: np.ndarray, s: np.ndarray, window: float) -> np.ndarray:
-    out = np.full(values.shape, np.nan)
-    for i in range(len(values)):
-        sel = (np.abs(s - s[i]) <= window / 2) & np.isfinite(values)
-        if sel.any():
-            out[i] = np.median(values[sel])
-    return out
+    """Median of the finite ``values`` whose ``s`` lies within ``window`` / 2 of each one's (NaN where none)."""
+    inside = (np.abs(s[:, None] - s[None, :]) <= window / 2) & np.isfinite(values)[None, :]
+    count = inside.sum(axis=1)
+    ranked = np.sort(np.where(inside, values[None, :], np.inf), axis=1)  # the window's values first, in order
+    rows = np.arange(len(values))
+    low, high = ranked[rows, np.maximum(count - 1, 0) // 2], ranked[rows, count // 2 - (count == 0)]
+    return np.where(count > 0, (low + high) / 2, np.nan)
 
 
 def _smooth_profile(values: np.ndarray, window: int) -> np.ndarray:

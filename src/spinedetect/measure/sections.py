@@ -9,6 +9,7 @@ of the field of view is not measurable (NaN), never extrapolated.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,14 +103,15 @@ def _trim_taper(valid: np.ndarray, edge: np.ndarray, has_canal: np.ndarray, s: n
 
 def _chord_integral(alpha: float, beta: float, t0: float, t1: float) -> float:
     """Integral over t in [t0, t1] of sqrt(max(alpha - beta t^2, 0)) (an ellipse's chord profile)."""
-    edge = np.sqrt(alpha / beta)
-    t0, t1 = np.clip([t0, t1], -edge, edge)
+    # scalar math (called per cross-section): numpy's per-call overhead would dominate
+    edge = math.sqrt(alpha / beta)
+    t0, t1 = min(max(t0, -edge), edge), min(max(t1, -edge), edge)
 
     def prim(t: float) -> float:
-        return 0.5 * (t * np.sqrt(max(alpha - beta * t * t, 0.0))
-                      + alpha / np.sqrt(beta) * np.arcsin(np.clip(t * np.sqrt(beta / alpha), -1.0, 1.0)))
+        return 0.5 * (t * math.sqrt(max(alpha - beta * t * t, 0.0))
+                      + alpha / math.sqrt(beta) * math.asin(min(max(t * math.sqrt(beta / alpha), -1.0), 1.0)))
 
-    return float(prim(t1) - prim(t0))
+    return prim(t1) - prim(t0)
 
 
 def strip_area(strip_areas: np.ndarray, width: float) -> float:
@@ -131,7 +133,7 @@ def strip_area(strip_areas: np.ndarray, width: float) -> float:
     x0 = float((x * c).sum() / c.sum())
     # least squares of c^2 = alpha - beta * q, q = (x - x0)^2 (2x2 normal equations)
     q, y = (x - x0) ** 2, c * c
-    n, sq, sqq, sy, sqy = len(q), q.sum(), (q * q).sum(), y.sum(), (q * y).sum()
+    n, sq, sqq, sy, sqy = len(q), float(q.sum()), float((q * q).sum()), float(y.sum()), float((q * y).sum())
     det = n * sqq - sq * sq
     if abs(det) < 1e-12:
         return total
@@ -139,8 +141,8 @@ def strip_area(strip_areas: np.ndarray, width: float) -> float:
     beta = -(n * sqy - sq * sy) / det
     if not (alpha > 0 and beta > 0):
         return total
-    edge = np.sqrt(alpha / beta)
-    lo, hi = x[0] - x0, x[-1] - x0
+    edge = math.sqrt(alpha / beta)
+    lo, hi = float(x[0]) - x0, float(x[-1]) - x0
     if not (-edge < lo and hi < edge):
         return total
     ends = _chord_integral(alpha, beta, -edge, lo + width / 2) + _chord_integral(alpha, beta, hi - width / 2, edge)
