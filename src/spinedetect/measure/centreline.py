@@ -81,9 +81,11 @@ def nearest_on_curve(points: np.ndarray, curve: np.ndarray, s_mm: np.ndarray, ta
     offset = s_mm - np.einsum("ij,ij->i", curve, tangent)
     sub = curve[::coarse].astype(np.float32)
     sub_sq = (sub * sub).sum(1)
+    twice = (2.0 * sub).T  # |p - c|^2 - |p|^2 = |c|^2 - 2 p.c; the factor 2 is exact in floating point
     for start in range(0, n, chunk):
         p = points[start:start + chunk]
-        j = np.argmin(sub_sq[None, :] - 2.0 * (p.astype(np.float32) @ sub.T), axis=1) * coarse
+        dist = p.astype(np.float32) @ twice
+        j = np.argmin(np.subtract(sub_sq, dist, out=dist), axis=1) * coarse
         s = offset[j] + np.einsum("ij,ij->i", p, tangent[j])
         for _ in range(max_refinements):
             nearer = np.clip(np.rint((s - s_mm[0]) / step), 0, m - 1).astype(np.int64)
