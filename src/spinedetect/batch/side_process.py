@@ -247,8 +247,6 @@ def _end_with(run_pid: int) -> None:
                 time.sleep(0.5)
         os._exit(0)
 
-    if fd is None and not _alive(run_pid):
-        os._exit(0)
     threading.Thread(target=watch, name="spinedetect-run-watch", daemon=True).start()
 
 
