@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spinedetect.measure.compromise import compromise_at
+from spinedetect.measure.compromise import CompromiseProfile, compromise_at
 
 
 def test_uniform_canal_has_zero_compromise():
@@ -33,3 +33,21 @@ def test_one_sided_and_none():
     assert r.reference_above is None and r.pct == pytest.approx(50.0) and "below" in r.note
     r = compromise_at(np.full(5, 100.0), np.arange(5.0), 2)
     assert r.pct is None and "no normal canal" in r.note
+
+
+def test_binary_search_references_equal_the_masks():
+    """On an increasing s the reference stretches are found by binary search: the same values, bit for bit,
+    as the masks used for any other s (window edges falling exactly on samples included)."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(30, 200))
+        s = np.cumsum(rng.choice([0.5, 1.0, 1.5], n))
+        prof = rng.uniform(50, 250, n)
+        prof[rng.random(n) < 0.1] = np.nan
+        abnormal = rng.random(n) < 0.2
+        fast = CompromiseProfile(prof, s, abnormal, gap_mm=10.0, length_mm=20.0)
+        masks = CompromiseProfile(prof, s, abnormal, gap_mm=10.0, length_mm=20.0)
+        masks._increasing = False
+        assert fast._increasing
+        for i in range(n):
+            assert repr(fast.at(i)) == repr(masks.at(i))  # repr: exact floats, NaN equal to NaN

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,16 +29,19 @@ from spinedetect.grading import (
     sins_posterolateral_score,
 )
 from spinedetect.labels import Label
-from spinedetect.measure.centreline import fit_centreline, voxel_to_world
-from spinedetect.measure.compromise import CompromiseResult, compromise_at, plateau_run
+from spinedetect.measure.centreline import Centreline, fit_centreline, voxel_to_world
+from spinedetect.measure.compromise import CompromiseProfile, CompromiseResult, plateau_run
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
+    BoneCoordinates,
+    Vertebra,
     body_heights,
-    expected_heights,
-    height_loss,
     bone_coordinates,
+    bone_voxels,
+    expected_heights,
     find_lesions,
+    height_loss,
     name_vertebrae,
     split_vertebrae,
 )
@@ -195,18 +199,16 @@ class _Compromise:
     """compromise_at on one profile, computed on demand per cross-section and cached."""
 
     def __init__(self, profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig) -> None:
-        self.profile, self.s, self.abnormal, self.cfg = profile, s, abnormal, cfg
+        self.profile = CompromiseProfile(profile, s, abnormal, gap_mm=cfg.gap_mm, length_mm=cfg.length_mm)
         self._cache: dict[int, CompromiseResult | None] = {}
 
     def __getitem__(self, i: int) -> CompromiseResult | None:
         if i not in self._cache:
-            self._cache[i] = (compromise_at(self.profile, self.s, i, self.abnormal, gap_mm=self.cfg.gap_mm,
-                                            length_mm=self.cfg.length_mm)
-                              if np.isfinite(self.profile[i]) else None)
+            self._cache[i] = self.profile.at(i) if np.isfinite(self.profile.profile[i]) else None
         return self._cache[i]
 
     def __len__(self) -> int:
-        return len(self.profile)
+        return len(self.profile.profile)
 
 
 def _pct(results: _Compromise, i: int | None) -> float | None:
@@ -288,6 +290,16 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
+def _vertebrae(labels: np.ndarray, affine: np.ndarray, bone: "Future[tuple[np.ndarray, np.ndarray, np.ndarray]]",
+               cl: Centreline, cfg: MeasureConfig) -> tuple[Centreline, BoneCoordinates, list[Vertebra]]:
+    """The prolonged centreline, the bone voxels' canal coordinates and the vertebrae (unnamed)."""
+    cl_ext = cl.extended(80.0)
+    bc = bone_coordinates(labels, affine, cl_ext, voxels=bone.result())
+    verts = split_vertebrae(labels, bc, cl, min_disc_gap_mm=cfg.min_disc_gap_mm,
+                            min_body_fraction=cfg.min_body_fraction)
+    return cl_ext, bc, verts
+
+
 @functools.lru_cache(maxsize=1)
 def _blas_threads() -> ThreadpoolController:
     """The BLAS libraries numpy and scipy loaded (looked up once, on the first measurement)."""
@@ -313,25 +325,28 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     cfg = config
     labels, affine = _validate(labels, affine, image)
     notes: list[str] = []
-    canal_xyz = voxel_to_world(np.argwhere(np.isin(labels, [Label.CSF, Label.CORD, Label.EPIDURAL_TUMOUR])
-                                           ).astype(np.float64), affine)
-    ref = _anterior_reference(labels, affine, canal_xyz)
-    if ref is None:
-        notes.append("no vertebral bodies: the anterior direction is the scanner's anterior axis")
-    cl = fit_centreline(canal_xyz, step_mm=cfg.step_mm, smooth_mm=cfg.smooth_mm, bin_mm=cfg.bin_mm,
-                        iterations=cfg.centreline_iterations, anterior_ref=ref)
-    _, _, ca, cl_l = cl.project(canal_xyz)
-    dist = np.hypot(ca, cl_l)
-    radius = min(cfg.max_radius_mm, float(np.percentile(dist, 99.5)) + cfg.section_margin_mm)
-    sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
-                          end_taper_mm=cfg.canal_end_taper_mm)
+    # The vertebrae need only the centreline, the cross-sections only the centreline and the canal: a
+    # second thread lists the bone voxels and then splits the vertebrae while this one fits the centreline
+    # and samples the cross-sections (both are mostly large numpy loops, which release the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-measure") as beside:
+        bone = beside.submit(bone_voxels, labels, affine)
+        canal_xyz = voxel_to_world(np.argwhere(np.isin(labels, [Label.CSF, Label.CORD, Label.EPIDURAL_TUMOUR])
+                                               ).astype(np.float64), affine)
+        ref = _anterior_reference(labels, affine, canal_xyz)
+        if ref is None:
+            notes.append("no vertebral bodies: the anterior direction is the scanner's anterior axis")
+        cl = fit_centreline(canal_xyz, step_mm=cfg.step_mm, smooth_mm=cfg.smooth_mm, bin_mm=cfg.bin_mm,
+                            iterations=cfg.centreline_iterations, anterior_ref=ref)
+        vertebrae = beside.submit(_vertebrae, labels, affine, bone, cl, cfg)
+        _, _, ca, cl_l = cl.project(canal_xyz)
+        dist = np.hypot(ca, cl_l)
+        radius = min(cfg.max_radius_mm, float(np.percentile(dist, 99.5)) + cfg.section_margin_mm)
+        sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
+                              end_taper_mm=cfg.canal_end_taper_mm)
+        cl_ext, bc, verts = vertebrae.result()
     s = sec.s_mm
 
-    # vertebrae, names, heights
-    cl_ext = cl.extended(80.0)
-    bc = bone_coordinates(labels, affine, cl_ext)
-    verts = split_vertebrae(labels, bc, cl, min_disc_gap_mm=cfg.min_disc_gap_mm,
-                            min_body_fraction=cfg.min_body_fraction)
+    # names, heights
     conus = _conus(sec, cfg)
     naming = name_vertebrae(verts, bc, conus_s_mm=conus, conus_level=cfg.conus_level, level_hint=level_hint,
                             sacrum_length_factor=cfg.sacrum_length_factor)

@@ -149,16 +149,22 @@ def strip_area(strip_areas: np.ndarray, width: float) -> float:
     return float(a[1:-1].sum() + ends)
 
 
-def _strip_corrected(mask: np.ndarray, strip: np.ndarray, width: float, px2: float) -> float:
-    """Strip-corrected area of one plane's ``mask`` whose pixels lie in thick-slab ``strip`` indices."""
-    k = strip[mask]
+def _strip_counts(mask: np.ndarray, strip: np.ndarray, size: int) -> np.ndarray:
+    """Pixels of each plane's ``mask`` (p, h, w) per thick-slab index ``strip`` (0..size-1 where masked): (p, size)."""
+    planes = len(mask)
+    plane = np.broadcast_to(np.arange(planes)[:, None, None], mask.shape)[mask]
+    return np.bincount(plane * size + strip[mask], minlength=planes * size).reshape(planes, size)
+
+
+def _strip_corrected(counts: np.ndarray, width: float, px2: float) -> float:
+    """Strip-corrected area of one plane whose pixels per thick-slab index are ``counts``."""
+    k = np.flatnonzero(counts)
     if k.size == 0:
         return 0.0
-    lo = int(k.min())
-    counts = np.bincount(k - lo).astype(np.float64) * px2
-    if np.any(counts == 0):  # a gap between strips: several pieces, keep the plain count
-        return float(counts.sum())
-    return strip_area(counts, width)
+    areas = counts[k[0]:k[-1] + 1].astype(np.float64) * px2
+    if np.any(areas == 0):  # a gap between strips: several pieces, keep the plain count
+        return float(areas.sum())
+    return strip_area(areas, width)
 
 
 def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *, radius_mm: float,
@@ -197,15 +203,17 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
     base_all = (centreline.points_mm @ inv[:3, :3].T + inv[:3, 3]).astype(np.float32)
     va_all = (centreline.anterior @ inv[:3, :3].T).astype(np.float32)
     vl_all = (centreline.lateral @ inv[:3, :3].T).astype(np.float32)
+    index = np.int32 if labels.size < 2**31 else np.int64  # half the memory traffic of int64 where it fits
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
-        lin = np.zeros((len(range(*sl.indices(n))),) + ya.shape, dtype=np.int64)
+        lin = np.zeros((len(range(*sl.indices(n))),) + ya.shape, dtype=index)
         inside = np.ones(lin.shape, dtype=bool)
         for ax in range(3):
             v = np.rint(base_all[sl, ax, None, None] + ya[None] * va_all[sl, ax, None, None]
-                        + xl[None] * vl_all[sl, ax, None, None]).astype(np.int64)
+                        + xl[None] * vl_all[sl, ax, None, None]).astype(index)
             inside &= (v >= 0) & (v < shape[ax])
-            lin += np.clip(v, 0, shape[ax] - 1) * strides[ax]
+            np.clip(v, 0, shape[ax] - 1, out=v)  # pixels outside are masked by ``inside``
+            lin += v * index(strides[ax])
             if ax == thick:
                 strip = v
         lab = np.where(inside, flat[lin], OUTSIDE)
@@ -223,12 +231,14 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         res["canal"][sl] = plain["canal"][sl] = canal.sum((1, 2)) * px2
         res["cord"][sl] = plain["cord"][sl] = cord.sum((1, 2)) * px2
         if anisotropic:  # thick slabs cut across the plane: model the end strips (see strip_area)
+            canal_strips = _strip_counts(canal, strip, int(shape[thick]))
+            cord_strips = _strip_counts(cord, strip, int(shape[thick]))
             for j, i in enumerate(range(*sl.indices(n))):
                 cos_t = abs(float(centreline.tangent[i] @ e_thick))
                 if cos_t < 0.7:
                     width = spacing[thick] / np.sqrt(1.0 - cos_t * cos_t)
-                    res["canal"][i] = _strip_corrected(canal[j], strip[j], width, px2)
-                    res["cord"][i] = _strip_corrected(cord[j], strip[j], width, px2)
+                    res["canal"][i] = _strip_corrected(canal_strips[j], width, px2)
+                    res["cord"][i] = _strip_corrected(cord_strips[j], width, px2)
         res["csf"][sl] = csf.sum((1, 2)) * px2
         res["tum"][sl] = tum.sum((1, 2)) * px2
         res["ap"][sl] = _line_length(canal, pixel_mm)

@@ -20,8 +20,9 @@ from spinedetect.errors import InputError
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
-__all__ = ["LEVEL_NAMES", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "bone_coordinates",
-           "split_vertebrae", "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS", "find_lesions", "LesionSite"]
+__all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "LesionSite",
+           "bone_voxels", "bone_coordinates", "split_vertebrae", "name_vertebrae", "parse_level_hint",
+           "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS", "find_lesions"]
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +96,29 @@ class Lesion:
     type_reason: str | None = None
 
 
-def bone_coordinates(labels: np.ndarray, affine: np.ndarray, centreline: Centreline) -> BoneCoordinates:
-    """Canal coordinates of all body, posterior, disc and osseous-lesion voxels."""
-    classes = np.array([Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.DISC, Label.OSSEOUS_LESION],
-                       dtype=labels.dtype)
-    ijk = np.argwhere(np.isin(labels, classes))
-    xyz = voxel_to_world(ijk.astype(np.float64), affine)
+#: The labels whose voxels get canal coordinates (:func:`bone_coordinates`).
+BONE_LABELS: tuple[Label, ...] = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.DISC, Label.OSSEOUS_LESION)
+
+
+def bone_voxels(labels: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The body, posterior, disc and osseous-lesion voxels: indices (n, 3), world RAS mm (n, 3), labels (n,)."""
+    flat = np.flatnonzero(np.isin(labels, np.array(BONE_LABELS, dtype=labels.dtype)))
+    ijk = np.column_stack(np.unravel_index(flat, labels.shape)) if len(flat) else np.zeros((0, 3), dtype=np.int64)
+    return ijk, voxel_to_world(ijk.astype(np.float64), affine), labels.ravel()[flat]
+
+
+def bone_coordinates(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *,
+                     voxels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> BoneCoordinates:
+    """Canal coordinates of all body, posterior, disc and osseous-lesion voxels.
+
+    ``voxels`` is :func:`bone_voxels` of the same label map, when already listed.
+    """
+    ijk, xyz, label = bone_voxels(labels, affine) if voxels is None else voxels
     if len(ijk) == 0:
         e = np.zeros(0)
-        return BoneCoordinates(ijk, xyz, e, e, e, np.zeros(0, dtype=labels.dtype), np.zeros(0, dtype=np.int64))
+        return BoneCoordinates(ijk, xyz, e, e, e, label, np.zeros(0, dtype=np.int64))
     idx, s, a, l = centreline.project(xyz)
-    return BoneCoordinates(ijk, xyz, s, a, l, labels[tuple(ijk.T)], idx)
+    return BoneCoordinates(ijk, xyz, s, a, l, label, idx)
 
 
 def _body_wall(bc: BoneCoordinates) -> float:
@@ -232,15 +245,20 @@ def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affin
     lat_ax = int(np.argmax(np.abs(cols.T @ lat) / spacing))
     i_ax, j_ax = (ax for ax in range(3) if ax != lat_ax)
     pixel_mm2 = float(abs(np.cross(cols[:, i_ax], cols[:, j_ax]) @ lat))
-    idx = bc.ijk[v.body][:, lat_ax]
-    uniq, g = np.unique(idx, return_inverse=True)
+    idx = bc.ijk[v.body, lat_ax]
+    # slice number of each voxel (np.unique's inverse, from a count over the index range)
+    present = np.bincount(idx - idx.min()) > 0
+    g = (np.cumsum(present) - 1)[idx - idx.min()]
+    n_slices = int(present.sum())
     l_slice = np.bincount(g, weights=l) / np.bincount(g)
     l_lo, l_hi = np.percentile(l, [1, 99])
     half_lr, l_c = 0.5 * (l_hi - l_lo), 0.5 * (l_hi + l_lo)
     central = np.flatnonzero(np.abs(l_slice - l_c) <= 0.25 * half_lr)
     if len(central) == 0:
         return None
-    sel = np.isin(g, central)
+    is_central = np.zeros(n_slices, dtype=bool)
+    is_central[central] = True
+    sel = is_central[g]
     a_lo, a_hi = np.percentile(a[sel], [1, 99])
     half_ap, a_c = 0.5 * (a_hi - a_lo), 0.5 * (a_hi + a_lo)
     if half_ap <= 0:
@@ -250,7 +268,7 @@ def body_heights(v: Vertebra, bc: BoneCoordinates, centreline: Centreline, affin
     out = np.full(len(HEIGHT_BINS), np.nan)
     for k, b in enumerate(HEIGHT_BINS):
         inbin = np.abs(ua - b) <= 0.1
-        per_slice = np.bincount(gs[inbin], minlength=len(uniq))[central]
+        per_slice = np.bincount(gs[inbin], minlength=n_slices)[central]
         if per_slice.any():
             out[k] = float(per_slice[per_slice > 0].mean() * pixel_mm2 / (0.2 * half_ap))
     return out
