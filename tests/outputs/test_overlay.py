@@ -1,8 +1,13 @@
+import io
+
 import numpy as np
+import pytest
+from PIL import Image
 
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, Label
-from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, reslice, sagittal_plane, save_png
+from spinedetect.outputs.overlay import (Mark, axial_plane, png_bytes, render_overlay, reslice, sagittal_plane,
+                                         save_png)
 
 
 def _volumes(affine):
@@ -77,3 +82,19 @@ def test_reslice_samples_world_positions_on_an_oblique_grid():
     expected = pts @ np.array([2.0, 3.0, -1.0])
     assert out.shape == (40, 40) and np.isfinite(out).all()
     np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_png_bytes_read_back_exactly(tmp_path):
+    """Our PNG writer (fixed Up filter) gives files any reader decodes to the same pixels."""
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1, 3), (5, 7, 3), (64, 33, 3)):
+        rgb = rng.integers(0, 256, shape, dtype=np.uint8)
+        with Image.open(io.BytesIO(png_bytes(rgb))) as im:
+            assert im.format == "PNG" and im.mode == "RGB" and im.size == (shape[1], shape[0])
+            assert np.array_equal(np.asarray(im), rgb)
+    path = save_png(Image.fromarray(rng.integers(0, 256, (9, 4, 3), dtype=np.uint8)), tmp_path / "rgb.png")
+    grey = save_png(Image.fromarray(rng.integers(0, 256, (9, 4), dtype=np.uint8)), tmp_path / "grey.png")
+    with Image.open(path) as a, Image.open(grey) as b:
+        assert a.mode == "RGB" and b.mode == "L" and b.size == (4, 9)
+    with pytest.raises(ValueError, match=r"\(h, w, 3\)"):
+        png_bytes(np.zeros((4, 4), dtype=np.uint8))

@@ -7,7 +7,9 @@ oblique acquisitions and anisotropic voxels display at the correct shape. Labels
 
 from __future__ import annotations
 
+import struct
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +23,7 @@ from spinedetect.io.grid import plane_voxel_coords
 from spinedetect.io.volume import Volume
 from spinedetect.labels import LABEL_COLOURS, Label
 
-__all__ = ["Plane", "Mark", "reslice", "sagittal_plane", "axial_plane", "render_overlay", "save_png"]
+__all__ = ["Plane", "Mark", "reslice", "sagittal_plane", "axial_plane", "render_overlay", "png_bytes", "save_png"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,11 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     return lines
 
 
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Intensities 0..255 (float) rounded to the nearest byte."""
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
 def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_mm: float = 0.5,
                    title: str = "", marks: Sequence[Mark] = (), alpha: float = 0.45,
                    window: tuple[float, float] | None = None, side_by_side: bool = False) -> Image.Image:
@@ -128,8 +135,8 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
     """
     grey = reslice(image, plane, pixel_mm, order=1, cval=float(np.min(image.array)))
     lo, hi = window if window is not None else (float(np.percentile(grey, 1)), float(np.percentile(grey, 99.5)))
-    g = np.clip((grey - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    plain = np.repeat(g[:, :, None], 3, axis=2) * 255.0
+    level = np.clip((grey - lo) / max(hi - lo, 1e-6), 0.0, 1.0) * 255.0  # grey level 0..255 per pixel
+    plain = np.repeat(_to_uint8(level)[:, :, None], 3, axis=2)
     rgb = plain.copy()
     if labels is not None:
         lab = reslice(labels, plane, pixel_mm, order=0).astype(np.int64)
@@ -138,7 +145,7 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
             lut[int(c)] = LABEL_COLOURS[c]
         lab = np.clip(lab, 0, len(lut) - 1)
         m = lab > 0
-        rgb[m] = (1.0 - alpha) * rgb[m] + alpha * lut[lab[m]]
+        rgb[m] = _to_uint8((1.0 - alpha) * level[m][:, None] + alpha * lut[lab[m]])  # only the labelled pixels
     panels = [plain, rgb] if side_by_side else [rgb]
     gap = 6 if side_by_side else 0
     pw, ph = rgb.shape[1], rgb.shape[0]
@@ -149,7 +156,7 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
     bar = 8 + 19 * len(lines) if lines else 0
     canvas = Image.new("RGB", (width, ph + bar), (0, 0, 0))
     for n, arr in enumerate(panels):
-        canvas.paste(Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="RGB"), (n * (pw + gap), bar))
+        canvas.paste(Image.fromarray(arr, mode="RGB"), (n * (pw + gap), bar))
     draw = ImageDraw.Draw(canvas)
     for n, line in enumerate(lines):
         draw.text((6, 4 + 19 * n), line, fill=(255, 255, 255), font=tfont)
@@ -170,8 +177,35 @@ def render_overlay(image: Volume, labels: Volume | None, plane: Plane, *, pixel_
 _PNG_COMPRESS_LEVEL = 1
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """PNG file bytes of an (h, w, 3) uint8 RGB array: 8-bit truecolour, every row with the "Up" filter.
+
+    One fixed filter computed by numpy instead of Pillow's per-row trial of all five: our overlays
+    encode in about half the time, at about the same size (PNG specification, sections 9 and 11).
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (h, w, 3) RGB array, got shape {rgb.shape}")
+    h, w, _ = rgb.shape
+    rows = rgb.reshape(h, w * 3)
+    filtered = np.empty((h, w * 3 + 1), dtype=np.uint8)
+    filtered[:, 0] = 2  # filter type Up: each byte minus the byte above it (mod 256); zeros above the first row
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # bit depth 8, truecolour, deflate, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), _PNG_COMPRESS_LEVEL)) + _png_chunk(b"IEND", b""))
+
+
 def save_png(picture: Image.Image, path: str | Path) -> Path:
     """Write ``picture`` as PNG atomically (temporary file in the same folder, then rename)."""
     with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+        if picture.mode == "RGB":
+            tmp.write_bytes(png_bytes(np.asarray(picture)))
+        else:
+            picture.save(tmp, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
     return Path(path)
