@@ -29,13 +29,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable
 
-__all__ = ["SideProcess", "SideJob", "HelperDied", "PRELOAD"]
+__all__ = ["SideProcess", "SideJob", "HelperDied", "PRELOAD", "HELPER_NICENESS"]
 
 log = logging.getLogger(__name__)
 
 #: Modules the helper imports when it starts, so that its first job does not wait for them.
 PRELOAD = ("spinedetect.outputs.dicom_encode",)
 
+
+#: CPU priority the helper lowers itself by (nice): on a busy machine its SEG/SR fill the moments the
+#: run leaves a core idle instead of slowing the run's own work (in bench_batch: ~0.05 s less per study).
+HELPER_NICENESS = 5
 
 #: The helper is the second core's work: thread pools of its numeric libraries would only contend with the run.
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -199,6 +203,10 @@ def serve(job_fd: int, answer_fd: int, run_pid: int) -> None:
     import importlib
 
     _end_with(run_pid)
+    try:  # yield to the run when both want a core: its measurement is what a study waits for first
+        os.nice(HELPER_NICENESS)
+    except (AttributeError, OSError):
+        pass
     for name in PRELOAD:
         importlib.import_module(name)
     jobs: queue.SimpleQueue = queue.SimpleQueue()

@@ -35,6 +35,7 @@ from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
     BoneCoordinates,
+    BoneVoxels,
     Vertebra,
     body_heights,
     bone_coordinates,
@@ -42,6 +43,7 @@ from spinedetect.measure.vertebrae import (
     expected_heights,
     find_lesions,
     height_loss,
+    label_disc_pieces,
     name_vertebrae,
     split_vertebrae,
 )
@@ -157,15 +159,14 @@ def _validate(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None) 
     return labels.astype(np.uint8, copy=False), affine
 
 
-def _anterior_reference(labels: np.ndarray, affine: np.ndarray, canal_xyz: np.ndarray) -> np.ndarray | None:
-    body = np.isin(labels, [Label.VERTEBRAL_BODY, Label.OSSEOUS_LESION])
+def _anterior_reference(bone: BoneVoxels, affine: np.ndarray, canal_xyz: np.ndarray) -> np.ndarray | None:
+    """Unit world vector from the canal's centroid to the vertebral bodies' (None: too few body voxels)."""
+    body = (bone.label == Label.VERTEBRAL_BODY) | (bone.label == Label.OSSEOUS_LESION)
     total = int(body.sum())
     if total < 20:
         return None
-    # centroid from the mask's projection on each axis (the mean voxel index, without listing the voxels)
-    centroid = [float(np.arange(n) @ body.sum(axis=tuple(a for a in range(3) if a != axis))) / total
-                for axis, n in enumerate(body.shape)]
-    cb = voxel_to_world(np.array([centroid]), affine)[0]
+    centroid = bone.ijk[body].sum(axis=0) / total  # integer sums: exact
+    cb = voxel_to_world(centroid[None].astype(np.float64), affine)[0]
     d = cb - canal_xyz.mean(0)
     n = np.linalg.norm(d)
     return d / n if n > 1e-6 else None
@@ -290,7 +291,7 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
-def _vertebrae(labels: np.ndarray, affine: np.ndarray, bone: "Future[tuple[np.ndarray, np.ndarray, np.ndarray]]",
+def _vertebrae(labels: np.ndarray, affine: np.ndarray, bone: "Future[BoneVoxels]",
                cl: Centreline, cfg: MeasureConfig) -> tuple[Centreline, BoneCoordinates, list[Vertebra]]:
     """The prolonged centreline, the bone voxels' canal coordinates and the vertebrae (unnamed)."""
     cl_ext = cl.extended(80.0)
@@ -326,13 +327,15 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     labels, affine = _validate(labels, affine, image)
     notes: list[str] = []
     # The vertebrae need only the centreline, the cross-sections only the centreline and the canal: a
-    # second thread lists the bone voxels and then splits the vertebrae while this one fits the centreline
-    # and samples the cross-sections (both are mostly large numpy loops, which release the GIL).
+    # second thread lists the bone voxels (and labels the disc pieces while the centreline is fitted),
+    # then splits the vertebrae while this thread samples the cross-sections (both are mostly large
+    # numpy loops, which release the GIL).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-measure") as beside:
-        bone = beside.submit(bone_voxels, labels, affine)
+        listed = beside.submit(functools.partial(bone_voxels, disc_pieces=False), labels, affine)
+        bone = beside.submit(lambda: label_disc_pieces(labels, listed.result()))
         canal_xyz = voxel_to_world(np.argwhere(np.isin(labels, [Label.CSF, Label.CORD, Label.EPIDURAL_TUMOUR])
                                                ).astype(np.float64), affine)
-        ref = _anterior_reference(labels, affine, canal_xyz)
+        ref = _anterior_reference(listed.result(), affine, canal_xyz)
         if ref is None:
             notes.append("no vertebral bodies: the anterior direction is the scanner's anterior axis")
         cl = fit_centreline(canal_xyz, step_mm=cfg.step_mm, smooth_mm=cfg.smooth_mm, bin_mm=cfg.bin_mm,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -20,8 +20,8 @@ from spinedetect.errors import InputError
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
-__all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "LesionSite",
-           "bone_voxels", "bone_coordinates", "split_vertebrae", "name_vertebrae", "parse_level_hint",
+__all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "LesionSite",
+           "bone_voxels", "label_disc_pieces", "bone_coordinates", "split_vertebrae", "name_vertebrae", "parse_level_hint",
            "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS", "find_lesions"]
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,24 @@ class LesionSite:
 
 
 @dataclass(frozen=True)
+class BoneVoxels:
+    """The body, posterior, disc and osseous-lesion voxels of a label map, found without a centreline.
+
+    ``ijk`` voxel indices (n, 3), ``xyz`` world RAS mm (n, 3), ``label`` (n,) and ``disc_piece`` (n,): the
+    26-connected disc piece each disc voxel belongs to (1, 2, ...; 0 for the other labels; None until
+    :func:`label_disc_pieces`).
+    """
+
+    ijk: np.ndarray
+    xyz: np.ndarray
+    label: np.ndarray
+    disc_piece: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class BoneCoordinates:
-    """Canal coordinates of the bone/disc voxels: index (n, 3), world (n, 3), s, a, l (mm), label."""
+    """Canal coordinates of the bone/disc voxels: index (n, 3), world (n, 3), s, a, l (mm), label, the
+    nearest centreline sample and the disc piece (see :class:`BoneVoxels`)."""
 
     ijk: np.ndarray
     xyz: np.ndarray
@@ -50,6 +66,7 @@ class BoneCoordinates:
     l: np.ndarray
     label: np.ndarray
     nearest: np.ndarray
+    disc_piece: np.ndarray
 
 
 @dataclass
@@ -100,25 +117,40 @@ class Lesion:
 BONE_LABELS: tuple[Label, ...] = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.DISC, Label.OSSEOUS_LESION)
 
 
-def bone_voxels(labels: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The body, posterior, disc and osseous-lesion voxels: indices (n, 3), world RAS mm (n, 3), labels (n,)."""
+def bone_voxels(labels: np.ndarray, affine: np.ndarray, *, disc_pieces: bool = True) -> BoneVoxels:
+    """The body, posterior, disc and osseous-lesion voxels of ``labels`` (i, j, k) on ``affine`` (voxel -> RAS mm).
+
+    ``disc_pieces=False`` leaves the disc pieces for :func:`label_disc_pieces`.
+    """
     flat = np.flatnonzero(np.isin(labels, np.array(BONE_LABELS, dtype=labels.dtype)))
     ijk = np.column_stack(np.unravel_index(flat, labels.shape)) if len(flat) else np.zeros((0, 3), dtype=np.int64)
-    return ijk, voxel_to_world(ijk.astype(np.float64), affine), labels.ravel()[flat]
+    voxels = BoneVoxels(ijk, voxel_to_world(ijk.astype(np.float64), affine), labels.ravel()[flat])
+    return label_disc_pieces(labels, voxels) if disc_pieces else voxels
+
+
+def label_disc_pieces(labels: np.ndarray, voxels: BoneVoxels) -> BoneVoxels:
+    """``voxels`` with each disc voxel's 26-connected piece of ``labels == DISC`` (``disc_piece``)."""
+    disc_piece = np.zeros(len(voxels.label), dtype=np.int64)
+    disc = voxels.label == Label.DISC
+    if disc.any():
+        disc_piece[disc] = _components(labels, voxels.ijk[disc], Label.DISC)[2]
+    return replace(voxels, disc_piece=disc_piece)
 
 
 def bone_coordinates(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *,
-                     voxels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> BoneCoordinates:
+                     voxels: BoneVoxels | None = None) -> BoneCoordinates:
     """Canal coordinates of all body, posterior, disc and osseous-lesion voxels.
 
     ``voxels`` is :func:`bone_voxels` of the same label map, when already listed.
     """
-    ijk, xyz, label = bone_voxels(labels, affine) if voxels is None else voxels
-    if len(ijk) == 0:
+    v = bone_voxels(labels, affine) if voxels is None else voxels
+    if v.disc_piece is None:
+        v = label_disc_pieces(labels, v)
+    if len(v.ijk) == 0:
         e = np.zeros(0)
-        return BoneCoordinates(ijk, xyz, e, e, e, label, np.zeros(0, dtype=np.int64))
-    idx, s, a, l = centreline.project(xyz)
-    return BoneCoordinates(ijk, xyz, s, a, l, label, idx)
+        return BoneCoordinates(v.ijk, v.xyz, e, e, e, v.label, np.zeros(0, dtype=np.int64), v.disc_piece)
+    idx, s, a, l = centreline.project(v.xyz)
+    return BoneCoordinates(v.ijk, v.xyz, s, a, l, v.label, idx, v.disc_piece)
 
 
 def _body_wall(bc: BoneCoordinates) -> float:
@@ -138,17 +170,19 @@ def _components(labels: np.ndarray, ijk: np.ndarray, value: int) -> tuple[np.nda
     return comp, n, comp[tuple((ijk - lo).T)]
 
 
-def _disc_centres(labels: np.ndarray, bc: BoneCoordinates, min_gap_mm: float) -> list[float]:
+def _disc_centres(bc: BoneCoordinates, min_gap_mm: float) -> list[float]:
     sel = bc.label == Label.DISC
     if not sel.any():
         return []
-    comp, n, cid = _components(labels, bc.ijk[sel], Label.DISC)
+    cid = bc.disc_piece[sel]
+    n = int(cid.max())
+    s_disc = bc.s[sel]
     sizes = np.bincount(cid, minlength=n + 1)
     big = sizes[1:].max() if n else 0
     centres: list[tuple[float, int]] = []
     for c in range(1, n + 1):
         if sizes[c] >= max(5, 0.1 * big):
-            centres.append((float(np.median(bc.s[sel][cid == c])), int(sizes[c])))
+            centres.append((float(np.median(s_disc[cid == c])), int(sizes[c])))
     centres.sort()
     merged: list[tuple[float, int]] = []
     for s, w in centres:  # fragments of one disc (thick slices, oblique cuts) are merged
@@ -174,7 +208,7 @@ def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centrel
     in_post = (bc.label == Label.POSTERIOR_ELEMENTS) | ((bc.label == Label.OSSEOUS_LESION) & (bc.a < wall))
     if not in_body.any():
         return []
-    discs = np.array(_disc_centres(labels, bc, min_disc_gap_mm))
+    discs = np.array(_disc_centres(bc, min_disc_gap_mm))
     body_idx = np.flatnonzero(in_body)
     ijk = bc.ijk[body_idx]
     lo = ijk.min(0)
