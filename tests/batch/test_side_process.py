@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spinedetect.batch.side_process import SideProcess
+from spinedetect.batch.side_process import HELPER_NICENESS, SideProcess
 from spinedetect.errors import InputError
 
 
@@ -37,6 +37,15 @@ def test_jobs_run_in_the_helper_and_their_results_and_errors_come_back():
             side.result(side.submit(_refuse, "x"))
     assert str(err.value) == "Study x is unusable; expected a spine; found a knee. Check the input."
     assert (err.value.expected, err.value.found, err.value.hint) == ("a spine", "a knee", "Check the input")
+
+
+def _niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_the_helper_yields_the_cpu_to_the_run():
+    with SideProcess() as side:
+        assert side.result(side.submit(_niceness)) == min(19, _niceness() + HELPER_NICENESS)
 
 
 def test_the_helper_serves_later_batches_of_the_process():
@@ -90,7 +99,7 @@ def test_a_forked_child_gets_its_own_helper():
 _KILLED_RUN = """
 import os, signal, sys
 sys.path[:0] = {path!r}
-from spinedetect.batch.side_process import SideProcess
+from spinedetect.batch.side_process import HELPER_NICENESS, SideProcess
 from tests.batch.test_side_process import _pid_and
 side = SideProcess()
 side.result(side.submit(_pid_and, 1))

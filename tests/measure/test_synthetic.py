@@ -247,3 +247,25 @@ def test_worst_section_lies_in_a_named_level():
     assert rep.worst["level"] in {lv["name"] for lv in rep.levels}
     assert rep.worst["s_mm"] < last_end and abs(rep.worst["canal_compromise_pct"]) < 5
     assert rep.alert.level is AlertLevel.NONE
+
+
+def test_bone_voxels_and_disc_pieces():
+    """The bone voxels listed before the centreline (disc pieces labelled apart, as the measurement's second
+    thread does) are those of a one-step listing; each disc is one 26-connected piece."""
+    from spinedetect.measure.vertebrae import bone_voxels, label_disc_pieces
+
+    shape, aff = grid_for(NARROW)
+    lab = voxelise(NARROW, shape, aff)
+    whole = bone_voxels(lab, aff)
+    listed = bone_voxels(lab, aff, disc_pieces=False)
+    assert listed.disc_piece is None
+    staged = label_disc_pieces(lab, listed)
+    for name in ("ijk", "xyz", "label", "disc_piece"):
+        assert np.array_equal(getattr(staged, name), getattr(whole, name)), name
+    assert np.array_equal(whole.label, lab[tuple(whole.ijk.T)])
+    disc = whole.label == Label.DISC
+    assert np.all(whole.disc_piece[disc] > 0) and np.all(whole.disc_piece[~disc] == 0)
+    discs_in_map = len(np.unique(whole.disc_piece[disc]))
+    assert discs_in_map >= NARROW.n_vertebrae - 1  # one piece per disc between the bodies
+    empty = bone_voxels(np.zeros((4, 5, 6), dtype=np.uint8), aff)
+    assert empty.ijk.shape == (0, 3) and empty.disc_piece.shape == (0,)
