@@ -47,7 +47,24 @@ def test_binary_search_references_equal_the_masks():
         abnormal = rng.random(n) < 0.2
         fast = CompromiseProfile(prof, s, abnormal, gap_mm=10.0, length_mm=20.0)
         masks = CompromiseProfile(prof, s, abnormal, gap_mm=10.0, length_mm=20.0)
-        masks._increasing = False
-        assert fast._increasing
+        masks._windows = None  # the mask path, as for an s that does not increase
+        assert fast._windows is not None
         for i in range(n):
             assert repr(fast.at(i)) == repr(masks.at(i))  # repr: exact floats, NaN equal to NaN
+
+
+def test_affected_runs_are_the_abnormal_runs_around_each_section():
+    from spinedetect.measure.compromise import _affected_runs
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 50, 300):
+        for p in (0.0, 0.2, 0.7, 1.0):
+            abnormal = rng.random(n) < p
+            lo, hi = _affected_runs(abnormal)
+            for i in range(n):
+                a = b = i
+                while abnormal[i] and a > 0 and abnormal[a - 1]:
+                    a -= 1
+                while abnormal[i] and b < n - 1 and abnormal[b + 1]:
+                    b += 1
+                assert (lo[i], hi[i]) == (a, b)

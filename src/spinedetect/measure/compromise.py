@@ -10,6 +10,7 @@ profiles) and for measurements on masks, so the two are the same definition by c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,22 +29,24 @@ class CompromiseResult:
     note: str | None = None
 
 
-def _affected_run(abnormal: np.ndarray, index: int) -> tuple[int, int]:
-    lo = hi = index
-    if abnormal[index]:
-        while lo > 0 and abnormal[lo - 1]:
-            lo -= 1
-        while hi < len(abnormal) - 1 and abnormal[hi + 1]:
-            hi += 1
+def _affected_runs(abnormal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index of the run of abnormal sections around each section (itself where normal)."""
+    n = len(abnormal)
+    idx = np.arange(n)
+    edge = np.diff(np.r_[False, abnormal, False].astype(np.int8))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1
+    run = np.cumsum(edge[:-1] == 1) - 1  # run number of each abnormal section
+    lo, hi = idx.copy(), idx.copy()
+    lo[abnormal], hi[abnormal] = starts[run[abnormal]], ends[run[abnormal]]
     return lo, hi
 
 
 class CompromiseProfile:
     """:func:`compromise_at` for any cross-section of one profile, with the checks and masks made once.
 
-    Where ``s_mm`` increases strictly (a centreline's sections), the reference stretches are found by
-    binary search instead of masks over the whole profile: the same sections, in the same order, so
-    the same values.
+    Where ``s_mm`` increases strictly (a centreline's sections), the reference stretches of all sections
+    are found at once by binary search instead of masks over the whole profile per section: the same
+    sections, in the same order, so the same values.
     """
 
     def __init__(self, profile: np.ndarray, s_mm: np.ndarray, abnormal: np.ndarray | None = None, *,
@@ -57,36 +60,43 @@ class CompromiseProfile:
                          else np.asarray(abnormal, dtype=bool))
         self.usable = ~self.abnormal & np.isfinite(self.profile)
         self.gap_mm, self.length_mm = gap_mm, length_mm
-        self._increasing = bool(np.all(np.diff(self.s_mm) > 0))
+        self._run_lo, self._run_hi = _affected_runs(self.abnormal)
+        # reference stretches of every section: above (s_lo - gap - length, s_lo - gap], below
+        # [s_hi + gap, s_hi + gap + length), s_lo / s_hi the ends of the section's affected run
+        s, lo_s, hi_s = self.s_mm, self.s_mm[self._run_lo], self.s_mm[self._run_hi]
+        self._bounds = (lo_s - gap_mm - length_mm, lo_s - gap_mm, hi_s + gap_mm, hi_s + gap_mm + length_mm)
+        self._windows: tuple[np.ndarray, ...] | None = None
+        if np.all(np.diff(s) > 0):  # sections in order along the canal: index ranges by binary search
+            self._windows = tuple(np.searchsorted(s, b, side) for b, side in
+                                  zip(self._bounds, ("right", "right", "left", "left")))
 
-    def _mean_over(self, lo_mm: float, hi_mm: float, lo_open: bool) -> float | None:
-        """Mean of the usable values with s in (lo_mm, hi_mm] (``lo_open``) or [lo_mm, hi_mm)."""
-        s = self.s_mm
-        if self._increasing:
-            side = "right" if lo_open else "left"
-            i0, i1 = int(np.searchsorted(s, lo_mm, side)), int(np.searchsorted(s, hi_mm, side))
-            values = self.profile[i0:i1][self.usable[i0:i1]]
-        else:
-            inside = (s > lo_mm) & (s <= hi_mm) if lo_open else (s >= lo_mm) & (s < hi_mm)
-            values = self.profile[self.usable & inside]
+    def _mean(self, values: np.ndarray) -> float | None:
         return float(values.mean()) if values.size else None
+
+    def _references(self, index: int) -> tuple[float | None, float | None]:
+        """Means of the usable values in the stretches above and below section ``index`` (None: none)."""
+        if self._windows is not None:
+            a0, a1, b0, b1 = (int(w[index]) for w in self._windows)
+            return (self._mean(self.profile[a0:a1][self.usable[a0:a1]]),
+                    self._mean(self.profile[b0:b1][self.usable[b0:b1]]))
+        s = self.s_mm
+        a_lo, a_hi, b_lo, b_hi = (float(b[index]) for b in self._bounds)
+        return (self._mean(self.profile[self.usable & (s > a_lo) & (s <= a_hi)]),
+                self._mean(self.profile[self.usable & (s >= b_lo) & (s < b_hi)]))
 
     def at(self, index: int) -> CompromiseResult:
         """Compromise of the section ``index`` (see :func:`compromise_at`)."""
-        lo, hi = _affected_run(self.abnormal, index)
-        s, gap, length = self.s_mm, self.gap_mm, self.length_mm
-        ref_a = self._mean_over(s[lo] - gap - length, s[lo] - gap, lo_open=True)
-        ref_b = self._mean_over(s[hi] + gap, s[hi] + gap + length, lo_open=False)
+        ref_a, ref_b = self._references(index)
         value = float(self.profile[index])
         refs = [r for r in (ref_a, ref_b) if r is not None]
-        if not refs or not np.isfinite(value):
+        if not refs or not math.isfinite(value):
             return CompromiseResult(None, value, ref_a, ref_b,
                                     note="no normal canal within reach above or below" if not refs
                                     else "the value at this cross-section is not measurable")
         note = None
         if len(refs) == 1:
             note = f"only the reference {'above' if ref_a is not None else 'below'} was available"
-        ref = float(np.mean(refs))
+        ref = refs[0] if len(refs) == 1 else (refs[0] + refs[1]) / 2.0  # as np.mean: one sum, one division
         if ref <= 0:
             return CompromiseResult(None, value, ref_a, ref_b, note="reference value is zero")
         return CompromiseResult((1.0 - value / ref) * 100.0, value, ref_a, ref_b, note)
