@@ -96,5 +96,7 @@ def test_png_bytes_read_back_exactly(tmp_path):
     grey = save_png(Image.fromarray(rng.integers(0, 256, (9, 4), dtype=np.uint8)), tmp_path / "grey.png")
     with Image.open(path) as a, Image.open(grey) as b:
         assert a.mode == "RGB" and b.mode == "L" and b.size == (4, 9)
-    with pytest.raises(ValueError, match=r"\(h, w, 3\)"):
+    with pytest.raises(ValueError, match=r"\(h, w, 3\) uint8"):
         png_bytes(np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="float64"):
+        png_bytes(np.zeros((4, 4, 3)))

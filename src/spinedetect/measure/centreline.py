@@ -68,14 +68,13 @@ def nearest_on_curve(points: np.ndarray, curve: np.ndarray, s_mm: np.ndarray, ta
     """Foot of the perpendicular from each of ``points`` (n, 3) onto a sampled ``curve`` (m, 3).
 
     Returns the nearest sample index and the arc length ``s`` (mm, continuous) of the foot point. The
-    nearest of every ``coarse``-th sample (one matrix product) is refined by up to ``max_refinements``
-    projections on the local tangent (stopping once no point's sample changes), which is exact to well
-    under a sample for curves whose radius of curvature exceeds the distance of the points from the curve
-    (the spine and its canal). Chunks of ``chunk`` points keep the temporaries in the processor's cache.
+    nearest of every ``coarse``-th sample (one matrix product per chunk of ``chunk`` points, sized for the
+    processor's cache) is refined by up to ``max_refinements`` projections on the local tangent (each
+    point until its sample stops changing), which is exact to well under a sample for curves whose
+    radius of curvature exceeds the distance of the points from the curve (the spine and its canal).
     """
     n, m = len(points), len(curve)
-    idx = np.empty(n, dtype=np.int64)
-    s_out = np.empty(n)
+    j = np.empty(n, dtype=np.int64)
     step = float(s_mm[1] - s_mm[0]) if m > 1 else 1.0
     # s of the foot from sample j: s_j + (p - c_j) . t_j = offset_j + p . t_j (one gather per refinement)
     offset = s_mm - np.einsum("ij,ij->i", curve, tangent)
@@ -83,19 +82,20 @@ def nearest_on_curve(points: np.ndarray, curve: np.ndarray, s_mm: np.ndarray, ta
     sub_sq = (sub * sub).sum(1)
     twice = (2.0 * sub).T  # |p - c|^2 - |p|^2 = |c|^2 - 2 p.c; the factor 2 is exact in floating point
     for start in range(0, n, chunk):
-        p = points[start:start + chunk]
-        dist = p.astype(np.float32) @ twice
-        j = np.argmin(np.subtract(sub_sq, dist, out=dist), axis=1) * coarse
-        s = offset[j] + np.einsum("ij,ij->i", p, tangent[j])
-        for _ in range(max_refinements):
-            nearer = np.clip(np.rint((s - s_mm[0]) / step), 0, m - 1).astype(np.int64)
-            if np.array_equal(nearer, j):
-                break
-            j = nearer
-            s = offset[j] + np.einsum("ij,ij->i", p, tangent[j])
-        idx[start:start + chunk] = j
-        s_out[start:start + chunk] = s
-    return idx, s_out
+        dist = points[start:start + chunk].astype(np.float32) @ twice
+        j[start:start + chunk] = np.argmin(np.subtract(sub_sq, dist, out=dist), axis=1) * coarse
+    s = offset[j] + np.einsum("ij,ij->i", points, tangent[j])
+    # a point whose sample did not change has converged: each refinement projects only those still moving
+    moving = np.arange(n)
+    for _ in range(max_refinements):
+        nearer = np.clip(np.rint((s[moving] - s_mm[0]) / step), 0, m - 1).astype(np.int64)
+        changed = nearer != j[moving]
+        moving, nearer = moving[changed], nearer[changed]
+        if len(moving) == 0:
+            break
+        j[moving] = nearer
+        s[moving] = offset[nearer] + np.einsum("ij,ij->i", points[moving], tangent[nearer])
+    return j, s
 
 
 def local_linear_smooth(t: np.ndarray, values: np.ndarray, weights: np.ndarray, t_eval: np.ndarray,

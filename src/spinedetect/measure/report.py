@@ -291,7 +291,7 @@ def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
     return None
 
 
-def _vertebrae(labels: np.ndarray, affine: np.ndarray, bone: "Future[BoneVoxels]",
+def _vertebrae(labels: np.ndarray, affine: np.ndarray, bone: Future[BoneVoxels],
                cl: Centreline, cfg: MeasureConfig) -> tuple[Centreline, BoneCoordinates, list[Vertebra]]:
     """The prolonged centreline, the bone voxels' canal coordinates and the vertebrae (unnamed)."""
     cl_ext = cl.extended(80.0)

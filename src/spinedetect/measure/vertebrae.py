@@ -239,12 +239,13 @@ def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centrel
                              + float(np.percentile(bc.s[pieces[k + 1]], 1.0))))
     bounds.append(np.inf)
     post_idx = np.flatnonzero(in_post)
+    post_s = bc.s[post_idx]
     shape = np.array(labels.shape)
     s_lo, s_hi = float(centreline.s_mm[0]), float(centreline.s_mm[-1])
     out: list[Vertebra] = []
     for k, b in enumerate(pieces):
         lo_s, hi_s = bounds[k], bounds[k + 1]
-        p = post_idx[(bc.s[post_idx] >= lo_s) & (bc.s[post_idx] < hi_s)]
+        p = post_idx[(post_s >= lo_s) & (post_s < hi_s)]
         vox = bc.ijk[b]
         partial = bool(np.any(vox == 0) or np.any(vox == shape - 1))
         s_from = lo_s if np.isfinite(lo_s) else max(s_lo, float(bc.s[b].min()))
