@@ -41,6 +41,10 @@ def _affected_runs(abnormal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def _mean_or_none(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
 class CompromiseProfile:
     """:func:`compromise_at` for any cross-section of one profile, with the checks and masks made once.
 
@@ -70,19 +74,16 @@ class CompromiseProfile:
             self._windows = tuple(np.searchsorted(s, b, side) for b, side in
                                   zip(self._bounds, ("right", "right", "left", "left")))
 
-    def _mean(self, values: np.ndarray) -> float | None:
-        return float(values.mean()) if values.size else None
-
     def _references(self, index: int) -> tuple[float | None, float | None]:
         """Means of the usable values in the stretches above and below section ``index`` (None: none)."""
         if self._windows is not None:
             a0, a1, b0, b1 = (int(w[index]) for w in self._windows)
-            return (self._mean(self.profile[a0:a1][self.usable[a0:a1]]),
-                    self._mean(self.profile[b0:b1][self.usable[b0:b1]]))
+            return (_mean_or_none(self.profile[a0:a1][self.usable[a0:a1]]),
+                    _mean_or_none(self.profile[b0:b1][self.usable[b0:b1]]))
         s = self.s_mm
         a_lo, a_hi, b_lo, b_hi = (float(b[index]) for b in self._bounds)
-        return (self._mean(self.profile[self.usable & (s > a_lo) & (s <= a_hi)]),
-                self._mean(self.profile[self.usable & (s >= b_lo) & (s < b_hi)]))
+        return (_mean_or_none(self.profile[self.usable & (s > a_lo) & (s <= a_hi)]),
+                _mean_or_none(self.profile[self.usable & (s >= b_lo) & (s < b_hi)]))
 
     def at(self, index: int) -> CompromiseResult:
         """Compromise of the section ``index`` (see :func:`compromise_at`)."""
