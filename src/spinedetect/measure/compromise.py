@@ -60,14 +60,12 @@ class CompromiseProfile:
         if self.profile.shape != self.s_mm.shape or self.profile.ndim != 1:
             raise ValueError(f"profile and s_mm must be 1-D of equal length, got {self.profile.shape} and "
                              f"{self.s_mm.shape}")
-        self.abnormal = (np.zeros(self.profile.shape, dtype=bool) if abnormal is None
-                         else np.asarray(abnormal, dtype=bool))
-        self.usable = ~self.abnormal & np.isfinite(self.profile)
-        self.gap_mm, self.length_mm = gap_mm, length_mm
-        self._run_lo, self._run_hi = _affected_runs(self.abnormal)
+        abnormal = np.zeros(self.profile.shape, dtype=bool) if abnormal is None else np.asarray(abnormal, dtype=bool)
+        self.usable = ~abnormal & np.isfinite(self.profile)
         # reference stretches of every section: above (s_lo - gap - length, s_lo - gap], below
         # [s_hi + gap, s_hi + gap + length), s_lo / s_hi the ends of the section's affected run
-        s, lo_s, hi_s = self.s_mm, self.s_mm[self._run_lo], self.s_mm[self._run_hi]
+        run_lo, run_hi = _affected_runs(abnormal)
+        s, lo_s, hi_s = self.s_mm, self.s_mm[run_lo], self.s_mm[run_hi]
         self._bounds = (lo_s - gap_mm - length_mm, lo_s - gap_mm, hi_s + gap_mm, hi_s + gap_mm + length_mm)
         self._windows: tuple[np.ndarray, ...] | None = None
         if np.all(np.diff(s) > 0):  # sections in order along the canal: index ranges by binary search

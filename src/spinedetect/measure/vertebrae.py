@@ -20,9 +20,10 @@ from spinedetect.errors import InputError
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
-__all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "Naming", "LesionSite",
-           "bone_voxels", "label_disc_pieces", "bone_coordinates", "split_vertebrae", "name_vertebrae", "parse_level_hint",
-           "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS", "find_lesions"]
+__all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "Naming",
+           "LesionSite", "bone_voxels", "label_disc_pieces", "bone_coordinates", "split_vertebrae",
+           "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS",
+           "find_lesions"]
 
 log = logging.getLogger(__name__)
 
