@@ -239,6 +239,66 @@ def test_strip_area_recovers_an_ellipse_cut_by_thick_slabs(phase):
     assert strip_area(np.array([30.0, 31.0]), w) == pytest.approx(61.0)  # two strips: plain sum
 
 
+def _strip_area_one_row(strips: np.ndarray, width: float) -> float:
+    """The end-strip model written out for one region, term by term (the reference for strip_areas)."""
+    import math
+
+    k = np.flatnonzero(strips > 0)
+    if k.size == 0:
+        return 0.0
+    a = strips[k[0]:k[-1] + 1].astype(np.float64)
+    if len(a) < 3 or np.any(a <= 0):
+        return float(a.sum())
+    c = a / width
+    x = np.arange(len(a)) * width
+    x0 = float((x * c).sum() / c.sum())
+    q, y = (x - x0) ** 2, c * c
+    n, sq, sqq, sy, sqy = len(q), q.sum(), (q * q).sum(), y.sum(), (q * y).sum()
+    det = n * sqq - sq * sq
+    alpha, beta = (sqq * sy - sq * sqy) / det, -(n * sqy - sq * sy) / det
+    if not (alpha > 0 and beta > 0):
+        return float(a.sum())
+    edge = math.sqrt(alpha / beta)
+    lo, hi = x[0] - x0, x[-1] - x0
+    if not (-edge < lo and hi < edge):
+        return float(a.sum())
+
+    def integral(t0: float, t1: float) -> float:
+        t0, t1 = min(max(t0, -edge), edge), min(max(t1, -edge), edge)
+        prim = [0.5 * (t * math.sqrt(max(alpha - beta * t * t, 0.0))
+                       + alpha / math.sqrt(beta) * math.asin(min(max(t * math.sqrt(beta / alpha), -1), 1)))
+                for t in (t0, t1)]
+        return prim[1] - prim[0]
+
+    return float(a[1:-1].sum() + integral(-edge, lo + width / 2) + integral(hi - width / 2, edge))
+
+
+def test_strip_areas_of_many_regions_equal_each_region_alone():
+    from spinedetect.measure.sections import strip_areas
+
+    rng = np.random.default_rng(3)
+    rows, widths = [], []
+    for r in range(60):
+        a, b, w = rng.uniform(3, 8), rng.uniform(4, 10), rng.uniform(2, 6)
+        x = np.arange(-12, 12) * w + rng.uniform(-w, w)
+        rows.append(np.where(np.abs(x) < b, 2 * a * np.sqrt(np.clip(1 - (x / b) ** 2, 0, None)) * w, 0.0))
+        widths.append(w)
+    rows[1][:] = 0.0  # empty
+    k = np.flatnonzero(rows[3])
+    rows[3][k[len(k) // 2]] = 0.0  # a gap: two pieces, plain sum
+    rows[4][:] = 0.0
+    rows[4][5:7] = [30.0, 31.0]  # two strips: plain sum
+    rows[5][:] = 0.0
+    rows[5][8:13] = 10.0 + (np.arange(5) - 2.0) ** 2  # wider at the ends: not convex, the model does not fit
+    areas = np.array(rows)
+    got = strip_areas(areas, np.array(widths))
+    want = [_strip_area_one_row(row, w) for row, w in zip(rows, widths)]
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)  # sums in another order
+    assert got[1] == 0.0 and got[3] == pytest.approx(areas[3].sum()) and got[4] == pytest.approx(61.0)
+    assert got[5] == pytest.approx(areas[5].sum())
+    assert sum(g != pytest.approx(a.sum(), rel=1e-9) for g, a in zip(got, areas)) > 40  # the model applies
+
+
 def test_worst_section_lies_in_a_named_level():
     # a narrowing below the sacrum's extent (where a thecal sac tapers to its end) is not the study's worst
     spine = SynthSpine(length_mm=200.0, narrow_s_mm=185.0, narrow_factor=0.6, n_vertebrae=4, sacrum_len_mm=40.0)

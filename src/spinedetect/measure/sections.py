@@ -9,7 +9,6 @@ of the field of view is not measurable (NaN), never extrapolated.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline
 
-__all__ = ["CrossSections", "sample_sections", "strip_area", "OUTSIDE"]
+__all__ = ["CrossSections", "sample_sections", "strip_areas", "strip_area", "OUTSIDE"]
 
 #: Value given to plane pixels outside the image grid.
 OUTSIDE = 255
@@ -101,52 +100,68 @@ def _trim_taper(valid: np.ndarray, edge: np.ndarray, has_canal: np.ndarray, s: n
         valid[s > s[last] - taper_mm] = False
 
 
-def _chord_integral(alpha: float, beta: float, t0: float, t1: float) -> float:
-    """Integral over t in [t0, t1] of sqrt(max(alpha - beta t^2, 0)) (an ellipse's chord profile)."""
-    # scalar math (called per cross-section): numpy's per-call overhead would dominate
-    edge = math.sqrt(alpha / beta)
-    t0, t1 = min(max(t0, -edge), edge), min(max(t1, -edge), edge)
+def _chord_integral(alpha: np.ndarray, beta: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Integral over t in [t0, t1] of sqrt(max(alpha - beta t^2, 0)) (an ellipse's chord profile), per element."""
+    edge = np.sqrt(alpha / beta)
+    t0, t1 = np.clip(t0, -edge, edge), np.clip(t1, -edge, edge)
 
-    def prim(t: float) -> float:
-        return 0.5 * (t * math.sqrt(max(alpha - beta * t * t, 0.0))
-                      + alpha / math.sqrt(beta) * math.asin(min(max(t * math.sqrt(beta / alpha), -1.0), 1.0)))
+    def prim(t: np.ndarray) -> np.ndarray:
+        return 0.5 * (t * np.sqrt(np.maximum(alpha - beta * t * t, 0.0))
+                      + alpha / np.sqrt(beta) * np.arcsin(np.clip(t * np.sqrt(beta / alpha), -1.0, 1.0)))
 
     return prim(t1) - prim(t0)
 
 
-def strip_area(strip_areas: np.ndarray, width: float) -> float:
-    """Area (mm²) of a convex-ish region cut into parallel strips of ``width`` mm (thick voxel slabs).
+def strip_areas(areas: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Areas (mm²) of convex-ish regions cut into parallel strips (thick voxel slabs), one region per row.
 
-    ``strip_areas`` are the areas inside consecutive strips (nearest-neighbour sampling assigns each
-    strip the chord at its centre). The interior strips are exact to first order; the two end strips
-    are where a thick slab over- or under-states the region by up to half a slab, so there the chord
-    profile is modelled as an ellipse's, c(x)^2 = alpha - beta (x - x0)^2, fitted to all strips, and
-    integrated from the inner edge of the end strip to the modelled end. Falls back to the plain sum
-    where the model does not fit (fewer than three strips, non-convex profile).
+    ``areas`` (p, k) holds each region's area inside consecutive strips (mm², 0 where a strip holds none of
+    it), ``widths`` (p,) the strip width of each row (mm). Nearest-neighbour sampling assigns each strip
+    the chord at its centre: the interior strips are exact to first order; the two end strips are where a
+    thick slab over- or under-states the region by up to half a slab, so there the chord profile is
+    modelled as an ellipse's, c(x)^2 = alpha - beta (x - x0)^2, fitted to all strips, and integrated from
+    the inner edge of the end strip to the modelled end. Empty strips at either end are dropped; the plain
+    sum is kept where the model does not fit (fewer than three strips, a gap between strips, a
+    non-convex profile).
     """
-    a = np.asarray(strip_areas, dtype=np.float64)
-    total = float(a.sum())
-    if len(a) < 3 or np.any(a <= 0):  # two strips cannot tell the region's width: keep the plain sum
+    a = np.asarray(areas, dtype=np.float64)
+    total = a.sum(axis=1)
+    present = a > 0
+    size = a.shape[1]
+    col = np.arange(size)
+    first = np.argmax(present, axis=1)
+    last = size - 1 - np.argmax(present[:, ::-1], axis=1)
+    run = (col >= first[:, None]) & (col <= last[:, None])
+    count = last - first + 1
+    rows = np.flatnonzero(present.any(axis=1) & (count >= 3) & ~(run & ~present).any(axis=1))
+    if len(rows) == 0:
         return total
-    c = a / width
-    x = np.arange(len(a)) * width
-    x0 = float((x * c).sum() / c.sum())
-    # least squares of c^2 = alpha - beta * q, q = (x - x0)^2 (2x2 normal equations)
-    q, y = (x - x0) ** 2, c * c
-    n, sq, sqq, sy, sqy = len(q), float(q.sum()), float((q * q).sum()), float(y.sum()), float((q * y).sum())
-    det = n * sqq - sq * sq
-    if abs(det) < 1e-12:
-        return total
-    alpha = (sqq * sy - sq * sqy) / det
-    beta = -(n * sqy - sq * sy) / det
-    if not (alpha > 0 and beta > 0):
-        return total
-    edge = math.sqrt(alpha / beta)
-    lo, hi = float(x[0]) - x0, float(x[-1]) - x0
-    if not (-edge < lo and hi < edge):
-        return total
-    ends = _chord_integral(alpha, beta, -edge, lo + width / 2) + _chord_integral(alpha, beta, hi - width / 2, edge)
-    return float(a[1:-1].sum() + ends)
+    a, run, first, count = a[rows], run[rows], first[rows], count[rows]
+    w = np.broadcast_to(np.asarray(widths, dtype=np.float64), total.shape)[rows]
+    c = a / w[:, None]  # mean chord of each strip; 0 outside the run
+    x = (col - first[:, None]) * w[:, None]
+    x0 = (x * c).sum(axis=1) / c.sum(axis=1)
+    # least squares of c^2 = alpha - beta * q, q = (x - x0)^2 (2x2 normal equations per row)
+    q = np.where(run, (x - x0[:, None]) ** 2, 0.0)
+    y = c * c
+    sq, sqq, sy, sqy = q.sum(axis=1), (q * q).sum(axis=1), y.sum(axis=1), (q * y).sum(axis=1)
+    det = count * sqq - sq * sq
+    lo, hi = -x0, (count - 1) * w - x0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        alpha = (sqq * sy - sq * sqy) / det
+        beta = -(count * sqy - sq * sy) / det
+        edge = np.sqrt(alpha / beta)
+        fits = (np.abs(det) >= 1e-12) & (alpha > 0) & (beta > 0) & (-edge < lo) & (hi < edge)
+        ends = (_chord_integral(alpha, beta, -edge, lo + w / 2) + _chord_integral(alpha, beta, hi - w / 2, edge))
+    interior = np.where(run & (col > first[:, None]) & (col < (first + count - 1)[:, None]), a, 0.0).sum(axis=1)
+    out = total.copy()
+    out[rows[fits]] = (interior + ends)[fits]
+    return out
+
+
+def strip_area(strip_areas_mm2: np.ndarray, width: float) -> float:
+    """:func:`strip_areas` of one region: its areas (mm²) in consecutive strips of ``width`` mm."""
+    return float(strip_areas(np.asarray(strip_areas_mm2, dtype=np.float64)[None], np.array([width]))[0])
 
 
 def _strip_counts(mask: np.ndarray, strip: np.ndarray, size: int) -> np.ndarray:
@@ -154,17 +169,6 @@ def _strip_counts(mask: np.ndarray, strip: np.ndarray, size: int) -> np.ndarray:
     planes = len(mask)
     plane = np.broadcast_to(np.arange(planes)[:, None, None], mask.shape)[mask]
     return np.bincount(plane * size + strip[mask], minlength=planes * size).reshape(planes, size)
-
-
-def _strip_corrected(counts: np.ndarray, width: float, px2: float) -> float:
-    """Strip-corrected area of one plane whose pixels per thick-slab index are ``counts``."""
-    k = np.flatnonzero(counts)
-    if k.size == 0:
-        return 0.0
-    areas = counts[k[0]:k[-1] + 1].astype(np.float64) * px2
-    if np.any(areas == 0):  # a gap between strips: several pieces, keep the plain count
-        return float(areas.sum())
-    return strip_area(areas, width)
 
 
 def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *, radius_mm: float,
@@ -231,14 +235,12 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         res["canal"][sl] = plain["canal"][sl] = canal.sum((1, 2)) * px2
         res["cord"][sl] = plain["cord"][sl] = cord.sum((1, 2)) * px2
         if anisotropic:  # thick slabs cut across the plane: model the end strips (see strip_area)
-            canal_strips = _strip_counts(canal, strip, int(shape[thick]))
-            cord_strips = _strip_counts(cord, strip, int(shape[thick]))
-            for j, i in enumerate(range(*sl.indices(n))):
-                cos_t = abs(float(centreline.tangent[i] @ e_thick))
-                if cos_t < 0.7:
-                    width = spacing[thick] / np.sqrt(1.0 - cos_t * cos_t)
-                    res["canal"][i] = _strip_corrected(canal_strips[j], width, px2)
-                    res["cord"][i] = _strip_corrected(cord_strips[j], width, px2)
+            cos_t = np.abs(centreline.tangent[sl] @ e_thick)
+            across = np.flatnonzero(cos_t < 0.7)  # planes the slabs cut at a steep angle
+            width = spacing[thick] / np.sqrt(1.0 - cos_t[across] ** 2)
+            for key, mask in (("canal", canal), ("cord", cord)):
+                counts = _strip_counts(mask, strip, int(shape[thick]))[across]
+                res[key][start + across] = strip_areas(counts * px2, width)
         res["csf"][sl] = csf.sum((1, 2)) * px2
         res["tum"][sl] = tum.sum((1, 2)) * px2
         res["ap"][sl] = _line_length(canal, pixel_mm)
