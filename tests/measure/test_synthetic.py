@@ -309,19 +309,27 @@ def test_worst_section_lies_in_a_named_level():
     assert rep.alert.level is AlertLevel.NONE
 
 
+def test_anterior_reference_points_from_the_canal_to_the_bodies():
+    from spinedetect.measure.report import _anterior_reference
+
+    shape, aff = grid_for(NARROW)
+    lab = voxelise(NARROW, shape, aff)
+    canal = np.argwhere(np.isin(lab, [Label.CSF, Label.CORD])) @ aff[:3, :3].T + aff[:3, 3]
+    bodies = np.argwhere(np.isin(lab, [Label.VERTEBRAL_BODY, Label.OSSEOUS_LESION])) @ aff[:3, :3].T + aff[:3, 3]
+    want = bodies.mean(0) - canal.mean(0)
+    np.testing.assert_allclose(_anterior_reference(lab, aff, canal), want / np.linalg.norm(want), atol=1e-12)
+    assert _anterior_reference(np.where(lab == Label.VERTEBRAL_BODY, 0, lab).astype(np.uint8), aff, canal) is None
+
+
 def test_bone_voxels_and_disc_pieces():
-    """The bone voxels listed before the centreline (disc pieces labelled apart, as the measurement's second
-    thread does) are those of a one-step listing; each disc is one 26-connected piece."""
-    from spinedetect.measure.vertebrae import bone_voxels, label_disc_pieces
+    """Every bone voxel is listed with its label; each disc is one 26-connected piece."""
+    from spinedetect.measure.vertebrae import BONE_LABELS, bone_voxels
 
     shape, aff = grid_for(NARROW)
     lab = voxelise(NARROW, shape, aff)
     whole = bone_voxels(lab, aff)
-    listed = bone_voxels(lab, aff, disc_pieces=False)
-    assert listed.disc_piece is None
-    staged = label_disc_pieces(lab, listed)
-    for name in ("ijk", "xyz", "label", "disc_piece"):
-        assert np.array_equal(getattr(staged, name), getattr(whole, name)), name
+    assert len(whole.ijk) == np.isin(lab, BONE_LABELS).sum()
+    assert np.allclose(whole.xyz, whole.ijk @ aff[:3, :3].T + aff[:3, 3])
     assert np.array_equal(whole.label, lab[tuple(whole.ijk.T)])
     disc = whole.label == Label.DISC
     assert np.all(whole.disc_piece[disc] > 0) and np.all(whole.disc_piece[~disc] == 0)

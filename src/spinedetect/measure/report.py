@@ -43,7 +43,6 @@ from spinedetect.measure.vertebrae import (
     expected_heights,
     find_lesions,
     height_loss,
-    label_disc_pieces,
     name_vertebrae,
     split_vertebrae,
 )
@@ -159,13 +158,16 @@ def _validate(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None) 
     return labels.astype(np.uint8, copy=False), affine
 
 
-def _anterior_reference(bone: BoneVoxels, affine: np.ndarray, canal_xyz: np.ndarray) -> np.ndarray | None:
+def _anterior_reference(labels: np.ndarray, affine: np.ndarray, canal_xyz: np.ndarray) -> np.ndarray | None:
     """Unit world vector from the canal's centroid to the vertebral bodies' (None: too few body voxels)."""
-    body = (bone.label == Label.VERTEBRAL_BODY) | (bone.label == Label.OSSEOUS_LESION)
-    total = int(body.sum())
+    body = (labels == Label.VERTEBRAL_BODY) | (labels == Label.OSSEOUS_LESION)
+    # the centroid from the voxel counts per index along each axis: exact integer sums, no voxel list
+    per_ij = body.sum(axis=2)
+    counts = (per_ij.sum(axis=1), per_ij.sum(axis=0), body.sum(axis=(0, 1)))
+    total = int(counts[0].sum())
     if total < 20:
         return None
-    centroid = bone.ijk[body].sum(axis=0) / total  # integer sums: exact
+    centroid = np.array([np.arange(len(c)) @ c for c in counts]) / total
     cb = voxel_to_world(centroid[None].astype(np.float64), affine)[0]
     d = cb - canal_xyz.mean(0)
     n = np.linalg.norm(d)
@@ -327,15 +329,14 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     labels, affine = _validate(labels, affine, image)
     notes: list[str] = []
     # The vertebrae need only the centreline, the cross-sections only the centreline and the canal: a
-    # second thread lists the bone voxels (and labels the disc pieces while the centreline is fitted),
+    # second thread lists the bone voxels (and labels the disc pieces) while this one fits the centreline,
     # then splits the vertebrae while this thread samples the cross-sections (both are mostly large
     # numpy loops, which release the GIL).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-measure") as beside:
-        listed = beside.submit(functools.partial(bone_voxels, disc_pieces=False), labels, affine)
-        bone = beside.submit(lambda: label_disc_pieces(labels, listed.result()))
+        bone = beside.submit(bone_voxels, labels, affine)
         canal_xyz = voxel_to_world(np.argwhere(np.isin(labels, [Label.CSF, Label.CORD, Label.EPIDURAL_TUMOUR])
                                                ).astype(np.float64), affine)
-        ref = _anterior_reference(listed.result(), affine, canal_xyz)
+        ref = _anterior_reference(labels, affine, canal_xyz)
         if ref is None:
             notes.append("no vertebral bodies: the anterior direction is the scanner's anterior axis")
         cl = fit_centreline(canal_xyz, step_mm=cfg.step_mm, smooth_mm=cfg.smooth_mm, bin_mm=cfg.bin_mm,

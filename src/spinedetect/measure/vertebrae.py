@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -21,7 +21,7 @@ from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
 __all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "Naming",
-           "LesionSite", "bone_voxels", "label_disc_pieces", "bone_coordinates", "split_vertebrae",
+           "LesionSite", "bone_voxels", "bone_coordinates", "split_vertebrae",
            "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS",
            "find_lesions"]
 
@@ -45,14 +45,13 @@ class BoneVoxels:
     """The body, posterior, disc and osseous-lesion voxels of a label map, found without a centreline.
 
     ``ijk`` voxel indices (n, 3), ``xyz`` world RAS mm (n, 3), ``label`` (n,) and ``disc_piece`` (n,): the
-    26-connected disc piece each disc voxel belongs to (1, 2, ...; 0 for the other labels; None until
-    :func:`label_disc_pieces`).
+    26-connected disc piece each disc voxel belongs to (1, 2, ...; 0 for the other labels).
     """
 
     ijk: np.ndarray
     xyz: np.ndarray
     label: np.ndarray
-    disc_piece: np.ndarray | None = None
+    disc_piece: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -118,24 +117,16 @@ class Lesion:
 BONE_LABELS: tuple[Label, ...] = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.DISC, Label.OSSEOUS_LESION)
 
 
-def bone_voxels(labels: np.ndarray, affine: np.ndarray, *, disc_pieces: bool = True) -> BoneVoxels:
-    """The body, posterior, disc and osseous-lesion voxels of ``labels`` (i, j, k) on ``affine`` (voxel -> RAS mm).
-
-    ``disc_pieces=False`` leaves the disc pieces for :func:`label_disc_pieces`.
-    """
+def bone_voxels(labels: np.ndarray, affine: np.ndarray) -> BoneVoxels:
+    """The body, posterior, disc and osseous-lesion voxels of ``labels`` (i, j, k) on ``affine`` (voxel -> RAS mm)."""
     flat = np.flatnonzero(np.isin(labels, np.array(BONE_LABELS, dtype=labels.dtype)))
     ijk = np.column_stack(np.unravel_index(flat, labels.shape)) if len(flat) else np.zeros((0, 3), dtype=np.int64)
-    voxels = BoneVoxels(ijk, voxel_to_world(ijk.astype(np.float64), affine), labels.ravel()[flat])
-    return label_disc_pieces(labels, voxels) if disc_pieces else voxels
-
-
-def label_disc_pieces(labels: np.ndarray, voxels: BoneVoxels) -> BoneVoxels:
-    """``voxels`` with each disc voxel's 26-connected piece of ``labels == DISC`` (``disc_piece``)."""
-    disc_piece = np.zeros(len(voxels.label), dtype=np.int64)
-    disc = voxels.label == Label.DISC
+    label = labels.ravel()[flat]
+    disc_piece = np.zeros(len(flat), dtype=np.int64)
+    disc = label == Label.DISC
     if disc.any():
-        disc_piece[disc] = _components(labels, voxels.ijk[disc], Label.DISC)[2]
-    return replace(voxels, disc_piece=disc_piece)
+        disc_piece[disc] = _components(labels, ijk[disc], Label.DISC)[2]
+    return BoneVoxels(ijk, voxel_to_world(ijk.astype(np.float64), affine), label, disc_piece)
 
 
 def bone_coordinates(labels: np.ndarray, affine: np.ndarray, centreline: Centreline, *,
@@ -145,8 +136,6 @@ def bone_coordinates(labels: np.ndarray, affine: np.ndarray, centreline: Centrel
     ``voxels`` is :func:`bone_voxels` of the same label map, when already listed.
     """
     v = bone_voxels(labels, affine) if voxels is None else voxels
-    if v.disc_piece is None:
-        v = label_disc_pieces(labels, v)
     if len(v.ijk) == 0:
         e = np.zeros(0)
         return BoneCoordinates(v.ijk, v.xyz, e, e, e, v.label, np.zeros(0, dtype=np.int64), v.disc_piece)
