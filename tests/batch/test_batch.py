@@ -125,6 +125,24 @@ def test_side_process_and_in_turn_write_the_same_outputs(batch_run, phantom_batc
                 == read_measurement_report(hd.sr.srread(side / "sr.dcm")))
 
 
+def test_the_helper_reads_each_studys_headers_while_its_model_runs(phantom_batch, tmp_path, monkeypatch):
+    from spinedetect.batch.side_process import SideProcess
+
+    inp, truths, _ = phantom_batch
+    events: list[str] = []
+    submit = SideProcess.submit
+    monkeypatch.setattr(SideProcess, "submit", lambda self, fn, *a: events.append(fn.__name__) or submit(self, fn, *a))
+
+    class Model(TruthModel):
+        def predict(self, volume):
+            events.append("predict")
+            return super().predict(volume)
+
+    assert run_batch(inp, tmp_path / "out", Model(truths)).exit_code == 0
+    per_study = ["prefetch_headers", "predict", "encode_segmentation", "encode_measurement_report"]
+    assert events == per_study * 3
+
+
 class _Rows(HTMLParser):
     def __init__(self):
         super().__init__()

@@ -15,7 +15,8 @@ with an :class:`~spinedetect.errors.OutputError` (no study is marked failed for 
 fixed the same command completes the batch.
 
 Each study's DICOM SEG and SR are built and encoded in a helper process (spinedetect.batch.side_process)
-while this process measures the study and draws its pictures; every file is still written here.
+while this process measures the study and draws its pictures (the helper reads the source headers they
+need while the model runs); every file is still written here.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from spinedetect.errors import ConfigError, InputError, OutputError, Spinedetect
 from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
 from spinedetect.measure import MeasureConfig, measure_labels
 from spinedetect.outputs.deidentify import UIDMap
-from spinedetect.outputs.dicom_encode import encode_measurement_report, encode_segmentation
+from spinedetect.outputs.dicom_encode import encode_measurement_report, encode_segmentation, prefetch_headers
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
 from spinedetect.outputs.study_pictures import write_study_pictures
 
@@ -360,12 +361,17 @@ def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg
     it stops the loop and is raised (after the studies already being written have finished).
     """
 
+    read_ahead = cfg.write_dicom and side.parallel  # the helper reads the SEG/SR headers while the model runs
+
     def safe_load(inp: StudyInput) -> tuple[float, Volume | BaseException]:
         started = time.perf_counter()
         try:
-            return started, _load(inp, cfg)
+            volume = _load(inp, cfg)
         except Exception as exc:  # recorded per study: one bad study never stops the batch
             return started, exc
+        if read_ahead and inp.series is not None:
+            side.submit(prefetch_headers, inp.series)
+        return started, volume
 
     def safe_finish(inp: StudyInput, volume: Volume, labels: Volume, started: float) -> StudyResult:
         try:
