@@ -8,7 +8,7 @@ batch run (the model's own call there), so the ratios show what everything aroun
 is started once, by the warm-up run (its time is reported as the first run), and serves every later run;
 peak memory is reported for this process, the helper and both together. Uses the shipped default model
 when present, else a freshly initialised default network (the JSON says which). Prints one JSON line.
-Usage: python benchmarks/bench_batch.py [--repeats 3] [--batch 20] [--threads 2]
+Usage: python benchmarks/bench_batch.py [--repeats 5] [--batch 20] [--threads 2]
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _peak_rss_mib(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=20, help="studies in the throughput batch (0: skip)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
