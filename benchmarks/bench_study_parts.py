@@ -37,7 +37,8 @@ def _timed(step: Callable[[], object], runs: int) -> dict[str, float]:
         step()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return {"wall_seconds_median": round(statistics.median(wall), 3), "cpu_seconds_median": round(statistics.median(cpu), 3)}
+    return {"wall_seconds_median": round(statistics.median(wall), 3),
+            "cpu_seconds_median": round(statistics.median(cpu), 3)}
 
 
 def main() -> None:

@@ -42,7 +42,8 @@ _headers_lock = threading.Lock()  # without the helper, studies finishing on wor
 
 def _series_key(series: SeriesInfo) -> tuple[object, ...] | None:
     try:
-        return tuple((str(p), st.st_ino, st.st_size, st.st_mtime_ns) for p, st in ((p, os.stat(p)) for p in series.files))
+        return tuple((str(p), st.st_ino, st.st_size, st.st_mtime_ns)
+                     for p, st in ((p, os.stat(p)) for p in series.files))
     except OSError:
         return None  # read_series_headers says which file is missing
 
