@@ -72,6 +72,10 @@ BONE: tuple[Label, ...] = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label
 
 def union_mask(labels: np.ndarray, classes: tuple[int, ...] | list[int]) -> np.ndarray:
     """Boolean mask of the voxels whose value is any of ``classes`` (same shape as ``labels``)."""
+    if labels.dtype == np.uint8:  # a table lookup: about twice as fast as np.isin on a label map
+        table = np.zeros(256, dtype=bool)
+        table[[int(c) for c in classes if 0 <= int(c) < 256]] = True
+        return np.take(table, labels)
     return np.isin(labels, np.asarray(list(classes), dtype=labels.dtype if labels.dtype.kind in "iu" else np.int64))
 
 

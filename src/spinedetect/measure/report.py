@@ -28,7 +28,7 @@ from spinedetect.grading import (
     sins_location_score,
     sins_posterolateral_score,
 )
-from spinedetect.labels import Label
+from spinedetect.labels import CANAL, Label, union_mask
 from spinedetect.measure.centreline import Centreline, fit_centreline, voxel_to_world
 from spinedetect.measure.compromise import CompromiseProfile, CompromiseResult, plateau_run
 from spinedetect.measure.sections import CrossSections, sample_sections
@@ -45,11 +45,15 @@ from spinedetect.measure.vertebrae import (
     height_loss,
     name_vertebrae,
     split_vertebrae,
+    voxels_of,
 )
 
 __all__ = ["MeasureConfig", "MeasurementReport", "measure_labels"]
 
 log = logging.getLogger(__name__)
+
+#: The voxels the centreline is fitted to: the thecal sac and the epidural tumour that may fill the canal.
+CANAL_AND_TUMOUR: tuple[Label, ...] = (*CANAL, Label.EPIDURAL_TUMOUR)
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,7 @@ def _validate(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None) 
 
 def _anterior_reference(labels: np.ndarray, affine: np.ndarray, canal_xyz: np.ndarray) -> np.ndarray | None:
     """Unit world vector from the canal's centroid to the vertebral bodies' (None: too few body voxels)."""
-    body = (labels == Label.VERTEBRAL_BODY) | (labels == Label.OSSEOUS_LESION)
+    body = union_mask(labels, (Label.VERTEBRAL_BODY, Label.OSSEOUS_LESION))
     # the centroid from the voxel counts per index along each axis: exact integer sums, no voxel list
     per_ij = body.sum(axis=2)
     counts = (per_ij.sum(axis=1), per_ij.sum(axis=0), body.sum(axis=(0, 1)))
@@ -334,8 +338,7 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     # numpy loops, which release the GIL).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinedetect-measure") as beside:
         bone = beside.submit(bone_voxels, labels, affine)
-        canal_xyz = voxel_to_world(np.argwhere(np.isin(labels, [Label.CSF, Label.CORD, Label.EPIDURAL_TUMOUR])
-                                               ).astype(np.float64), affine)
+        canal_xyz = voxel_to_world(voxels_of(labels, CANAL_AND_TUMOUR)[1].astype(np.float64), affine)
         ref = _anterior_reference(labels, affine, canal_xyz)
         if ref is None:
             notes.append("no vertebral bodies: the anterior direction is the scanner's anterior axis")

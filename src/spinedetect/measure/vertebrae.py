@@ -17,11 +17,11 @@ import numpy as np
 from scipy import ndimage
 
 from spinedetect.errors import InputError
-from spinedetect.labels import Label
+from spinedetect.labels import Label, union_mask
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
 __all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "Naming",
-           "LesionSite", "bone_voxels", "bone_coordinates", "split_vertebrae",
+           "LesionSite", "voxels_of", "bone_voxels", "bone_coordinates", "split_vertebrae",
            "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS",
            "find_lesions"]
 
@@ -117,10 +117,17 @@ class Lesion:
 BONE_LABELS: tuple[Label, ...] = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.DISC, Label.OSSEOUS_LESION)
 
 
+def voxels_of(labels: np.ndarray, classes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The voxels of ``labels`` (i, j, k) holding any of ``classes``, in C order: flat indices (n,) and
+    voxel indices (n, 3)."""
+    flat = np.flatnonzero(union_mask(labels, classes))
+    ijk = np.column_stack(np.unravel_index(flat, labels.shape)) if len(flat) else np.zeros((0, 3), dtype=np.int64)
+    return flat, ijk
+
+
 def bone_voxels(labels: np.ndarray, affine: np.ndarray) -> BoneVoxels:
     """The body, posterior, disc and osseous-lesion voxels of ``labels`` (i, j, k) on ``affine`` (voxel -> RAS mm)."""
-    flat = np.flatnonzero(np.isin(labels, np.array(BONE_LABELS, dtype=labels.dtype)))
-    ijk = np.column_stack(np.unravel_index(flat, labels.shape)) if len(flat) else np.zeros((0, 3), dtype=np.int64)
+    flat, ijk = voxels_of(labels, BONE_LABELS)
     label = labels.ravel()[flat]
     disc_piece = np.zeros(len(flat), dtype=np.int64)
     disc = label == Label.DISC
