@@ -10,8 +10,11 @@ the identity only where the standard makes them copy the source's Patient and Ge
 
 from __future__ import annotations
 
+import base64
 import gzip
+import io
 import json
+import re
 from pathlib import Path
 
 import highdicom as hd
@@ -86,6 +89,15 @@ def _elements(ds: Dataset, path: str = ""):
             yield here, elem.keyword, elem.value.decode("latin-1") if isinstance(elem.value, bytes) else str(elem.value)
 
 
+_EMBEDDED_PNG = re.compile(rb"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def _png_text(png: bytes) -> bytes:
+    """A PNG's metadata (its text chunks and other info) as bytes to search."""
+    with Image.open(io.BytesIO(png)) as img:
+        return json.dumps(img.info, default=str).encode()
+
+
 def _leaks(out: Path, logs: str, deidentified: bool, source_uids: list[str]) -> list[str]:
     found = [f"log: {s}" for s in SECRETS if s.lower() in logs.lower()]
     for path in sorted(out.rglob("*")):
@@ -97,8 +109,9 @@ def _leaks(out: Path, logs: str, deidentified: bool, source_uids: list[str]) -> 
         if path.name.endswith(".gz"):
             data = gzip.decompress(data)
         if path.suffix == ".png":
-            with Image.open(path) as img:
-                data += json.dumps(img.info, default=str).encode()
+            data += _png_text(data)
+        if path.suffix == ".html":  # embedded pictures: their text chunks, not base64 that may spell a name by chance
+            data = _EMBEDDED_PNG.sub(lambda m: _png_text(base64.b64decode(m.group(1))), data)
         if path.suffix == ".dcm":
             for where, keyword, text in _elements(pydicom.dcmread(path)):
                 for s in SECRETS:
