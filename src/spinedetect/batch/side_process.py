@@ -38,7 +38,8 @@ PRELOAD = ("spinedetect.outputs.dicom_encode",)
 
 
 #: CPU priority the helper lowers itself by (nice): on a busy machine its SEG/SR fill the moments the
-#: run leaves a core idle instead of slowing the run's own work (in bench_batch: ~0.05 s less per study).
+#: run leaves a core idle instead of slowing the run's own work (~0.05 s less per study in alternating
+#: single-study runs at niceness 0 and 5).
 HELPER_NICENESS = 5
 
 #: The helper is the second core's work: thread pools of its numeric libraries would only contend with the run.

@@ -172,7 +172,7 @@ def _anterior_reference(labels: np.ndarray, affine: np.ndarray, canal_xyz: np.nd
     if total < 20:
         return None
     centroid = np.array([np.arange(len(c)) @ c for c in counts]) / total
-    cb = voxel_to_world(centroid[None].astype(np.float64), affine)[0]
+    cb = voxel_to_world(centroid[None], affine)[0]
     d = cb - canal_xyz.mean(0)
     n = np.linalg.norm(d)
     return d / n if n > 1e-6 else None

@@ -136,7 +136,7 @@ def strip_areas(areas: np.ndarray, widths: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(present.any(axis=1) & (count >= 3) & ~(run & ~present).any(axis=1))
     if len(rows) == 0:
         return total
-    a, run, first, count = a[rows], run[rows], first[rows], count[rows]
+    a, run, first, last, count = a[rows], run[rows], first[rows], last[rows], count[rows]
     w = np.broadcast_to(np.asarray(widths, dtype=np.float64), total.shape)[rows]
     c = a / w[:, None]  # mean chord of each strip; 0 outside the run
     x = (col - first[:, None]) * w[:, None]
@@ -153,7 +153,7 @@ def strip_areas(areas: np.ndarray, widths: np.ndarray) -> np.ndarray:
         edge = np.sqrt(alpha / beta)
         fits = (np.abs(det) >= 1e-12) & (alpha > 0) & (beta > 0) & (-edge < lo) & (hi < edge)
         ends = (_chord_integral(alpha, beta, -edge, lo + w / 2) + _chord_integral(alpha, beta, hi - w / 2, edge))
-    interior = np.where(run & (col > first[:, None]) & (col < (first + count - 1)[:, None]), a, 0.0).sum(axis=1)
+    interior = np.where((col > first[:, None]) & (col < last[:, None]), a, 0.0).sum(axis=1)
     out = total.copy()
     out[rows[fits]] = (interior + ends)[fits]
     return out
