@@ -6,7 +6,8 @@ Each is timed here alone, on the shipped model's labels of a phantom MR study (a
 network where no model is installed; the JSON says which), with the source headers already read as the
 batch's read-ahead leaves them. The sum of their CPU seconds over the machine's cores is the least time
 the finish can take on it, however the steps are spread over processes and threads. Prints one JSON line.
-Usage: python benchmarks/bench_study_parts.py [--runs 9]
+With ``--deidentify`` the SEG and SR are de-identified as ``spinedetect infer --deidentify`` does it.
+Usage: python benchmarks/bench_study_parts.py [--runs 9] [--deidentify]
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ def _timed(step: Callable[[], object], runs: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--deidentify", action="store_true", help="de-identify the SEG and SR (PS3.15 basic profile)")
     args = parser.parse_args()
     import torch
 
     from spinedetect.io import discover_series, load_series, write_nifti
     from spinedetect.measure import measure_labels
     from spinedetect.model import Predictor, build_network, default_checkpoint
+    from spinedetect.outputs.deidentify import UIDMap
     from spinedetect.outputs.dicom_encode import encode_measurement_report, encode_segmentation, prefetch_headers
     from spinedetect.outputs.study_pictures import write_study_pictures
     from spinedetect.phantom import PhantomConfig, generate_phantom
@@ -72,12 +75,13 @@ def main() -> None:
         labels = predictor.predict(volume)
         image = np.asarray(volume.array, dtype=np.float32)
         prefetch_headers(series)
+        uid_map = UIDMap.for_folder(tmp) if args.deidentify else None
         report = measure_labels(labels.array, labels.affine, image=image, modality=volume.modality).to_dict()
         steps: dict[str, Callable[[], object]] = {
             "measurement": lambda: measure_labels(labels.array, labels.affine, image=image,
                                                   modality=volume.modality).to_dict(),
-            "dicom_seg": lambda: encode_segmentation(labels, series, "bench"),
-            "dicom_sr": lambda: encode_measurement_report(report, series, "bench"),
+            "dicom_seg": lambda: encode_segmentation(labels, series, "bench", uid_map),
+            "dicom_sr": lambda: encode_measurement_report(report, series, "bench", uid_map),
             "pictures": lambda: write_study_pictures(volume, labels, report, tmp / "overlays", title="bench"),
             "labels_nifti": lambda: write_nifti(labels, tmp / "labels.nii.gz"),
         }
@@ -85,6 +89,7 @@ def main() -> None:
     cpu_total = sum(p["cpu_seconds_median"] for p in parts.values())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     print(json.dumps({"benchmark": "study_parts_mr_320x320x20", "weights": weights, "runs": args.runs,
+                      "deidentify": args.deidentify,
                       "parts": parts, "cpu_seconds_total": round(cpu_total, 3), "cores": cores,
                       "least_finish_seconds_on_these_cores": round(cpu_total / cores, 3),
                       "load_average_1min": round(os.getloadavg()[0], 2)}))
