@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 import pytest
 
 from spinedetect.io.volume import Volume
@@ -71,3 +72,50 @@ def test_trilinear_resampling_equals_scipy_constant_mode(dst_shape, monkeypatch)
     assert got.shape == want.shape and got.dtype == np.float32
     assert np.abs(got - want).max() < 1e-5
     assert ((got == 0) == (want == 0)).mean() > 0.999 and (want == 0).any() and (want > 0).any()
+
+
+_SAGITTAL = [[0.0, 0.0, 2.0, -9.3], [0.0, 0.7, 0.0, 1.1], [-0.6, 0.0, 0.0, 17.5]]  # i -> -S, j -> A, k -> R
+_ON_CENTRES = [[0.0, 0.0, 2.0, -8.0], [0.0, 0.7, 0.0, 1.1], [-0.6, 0.0, 0.0, 17.5]]  # k on the source's R centres
+_FLAT_SOURCE = [[0.0, -0.7, 0.0, 12.0], [0.5, 0.0, 0.0, -2.0], [0.0, 0.0, 2.0, 0.0]]  # k on the one S plane
+
+
+@pytest.mark.parametrize("src_shape,dst_shape,dst_rows", [((17, 13, 9), (30, 23, 12), _SAGITTAL),
+                                                          ((17, 13, 9), (30, 23, 12), _ON_CENTRES),
+                                                          ((17, 13, 1), (30, 23, 1), _FLAT_SOURCE)])
+def test_trilinear_along_scanner_axes_equals_scipy_without_grid_sample(src_shape, dst_shape, dst_rows, monkeypatch):
+    """Grids on the same axes (permuted, flipped, scaled, partly outside the source, a one-voxel source axis):
+    the per-axis path, never grid_sample, and scipy's constant-mode trilinear result to float32 rounding."""
+    from scipy import ndimage
+
+    from spinedetect.preprocess.transforms import _axis_map
+
+    def no_grid_sample(*args, **kwargs):
+        raise AssertionError("an axis-aligned resampling went through grid_sample")
+
+    monkeypatch.setattr(torch.nn.functional, "grid_sample", no_grid_sample)
+    data = np.random.default_rng(5).random((4, *src_shape), dtype=np.float32)
+    src_affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    src_affine[:3, 3] = [-10.0, 4.0, 0.0]
+    dst_affine = np.vstack([np.array(dst_rows), [0.0, 0.0, 0.0, 1.0]])
+    to_src = np.linalg.inv(src_affine) @ dst_affine
+    assert _axis_map(to_src, dst_shape) is not None
+    got = resample_to_grid(data, src_affine, dst_shape, dst_affine, order=1)
+    want = np.stack([ndimage.affine_transform(d, to_src[:3, :3], offset=to_src[:3, 3], output_shape=dst_shape,
+                                              order=1, mode="constant") for d in data])
+    assert got.shape == want.shape and got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.abs(got - want).max() < 1e-5
+    assert ((got == 0) == (want == 0)).mean() > 0.999 and (want == 0).any() and (want > 0).any()
+
+
+def test_axis_map_accepts_rounding_and_refuses_oblique_grids():
+    from spinedetect.preprocess.transforms import _axis_map
+
+    perm = np.array([[0.0, 0.0, 2.0, 1.0], [0.0, 0.5, 0.0, 0.0], [-0.3, 0.0, 0.0, 5.0], [0, 0, 0, 1]])
+    assert _axis_map(perm, (320, 320, 20)) == (2, 1, 0)
+    rounded = perm.copy()
+    rounded[0, 0] = 1e-12  # float rounding of composed affines
+    assert _axis_map(rounded, (320, 320, 20)) == (2, 1, 0)
+    tilted = perm.copy()
+    tilted[0, 0] = 0.01  # a 0.01 voxel drift per row is an oblique grid
+    assert _axis_map(tilted, (320, 320, 20)) is None
+    assert _axis_map(np.eye(4)[[1, 1, 2, 3]], (4, 4, 4)) is None  # two destination axes on one source axis

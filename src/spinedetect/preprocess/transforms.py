@@ -84,13 +84,19 @@ def resample_to_grid(data: np.ndarray, src_affine: np.ndarray, dst_shape: tuple[
     """Resample channels ``data`` (C, X, Y, Z) on ``src_affine`` onto the grid (dst_shape, dst_affine).
 
     Both affines map voxel indices to RAS world mm; voxels of the destination that fall outside the
-    source get 0. ``order`` 1 = trilinear (probabilities), 0 = nearest (labels). Trilinear runs through
-    torch's ``grid_sample`` (all channels at once, multi-threaded) in slabs of destination slices, and
-    equals scipy's ``affine_transform(order=1, mode="constant")`` to float32 rounding.
+    source get 0. ``order`` 1 = trilinear (probabilities), 0 = nearest (labels). Trilinear equals scipy's
+    ``affine_transform(order=1, mode="constant")`` to float32 rounding. Where each destination axis runs
+    along one source axis (the model grid and a native grid are both built on the scanner's axes, so
+    this is the usual case) it is three 1-D linear interpolations, one channel at a time; otherwise it
+    runs through torch's ``grid_sample`` (all channels at once) in slabs of destination slices.
     """
     to_src = np.linalg.inv(np.asarray(src_affine, dtype=np.float64)) @ np.asarray(dst_affine, dtype=np.float64)
     if order == 1:
-        return _trilinear_to_grid(np.asarray(data, dtype=np.float32), to_src, tuple(dst_shape))
+        data = np.asarray(data, dtype=np.float32)
+        axes = _axis_map(to_src, tuple(dst_shape))
+        if axes is not None:
+            return _trilinear_along_axes(data, to_src, tuple(dst_shape), axes)
+        return _trilinear_to_grid(data, to_src, tuple(dst_shape))
     out = np.empty((data.shape[0], *dst_shape), dtype=np.float32 if order else data.dtype)
     for c in range(data.shape[0]):
         out[c] = ndimage.affine_transform(np.asarray(data[c]), to_src[:3, :3], offset=to_src[:3, 3],
@@ -100,6 +106,67 @@ def resample_to_grid(data: np.ndarray, src_affine: np.ndarray, dst_shape: tuple[
 
 #: destination voxels resampled per grid_sample call: bounds the sampling grid's memory (~12 bytes each)
 _SLAB_VOXELS = 1 << 21
+
+
+def _axis_map(to_src: np.ndarray, dst_shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """The source axis each destination axis runs along, where the destination->source voxel map ``to_src``
+    is a scaled (and flipped, permuted) axis map; None for an oblique one. Off-axis terms that move a
+    point by under 1e-6 voxel across the whole destination grid count as none (float rounding of affines)."""
+    lin = np.asarray(to_src, dtype=np.float64)[:3, :3]
+    axes = tuple(int(np.argmax(np.abs(lin[:, d]))) for d in range(3))
+    if sorted(axes) != [0, 1, 2]:
+        return None
+    for d, a in enumerate(axes):
+        off = np.abs(np.delete(lin[:, d], a)) * max(dst_shape[d] - 1, 1)
+        if np.any(off >= 1e-6) or (lin[a, d] == 0.0 and dst_shape[d] > 1):
+            return None
+    return axes  # type: ignore[return-value]
+
+
+def _trilinear_along_axes(data: np.ndarray, to_src: np.ndarray, dst_shape: tuple[int, int, int],
+                          axes: tuple[int, int, int]) -> np.ndarray:
+    """:func:`_trilinear_to_grid` for a scaled axis map (destination axis d along source axis ``axes[d]``):
+    trilinear interpolation is the product of three 1-D ones, so each channel is interpolated along one
+    axis at a time, shrinking axes first. The sample positions, edge tolerance and clamping are
+    grid_sample's (float32), so only the order of the sums differs (float32 rounding)."""
+    src_shape = tuple(data.shape[1 + a] for a in axes)
+    steps = []
+    for d, a in enumerate(axes):
+        n_src = src_shape[d]
+        multi = n_src > 1
+        # the normalised coordinate exactly as _trilinear_to_grid computes it, then grid_sample's
+        # align_corners=True unnormalisation and border clamp
+        scale = 2.0 / (n_src - 1) if multi else 1.0
+        coord = (np.arange(dst_shape[d], dtype=np.float32) * np.float32(scale * to_src[a, d])
+                 + np.float32(scale * to_src[a, 3] - (1.0 if multi else 0.0)))
+        tol = 1e-6 * scale
+        inside = ((coord >= np.float32((-1.0 if multi else 0.0) - tol))
+                  & (coord <= np.float32((1.0 if multi else 0.0) + tol)))
+        shape = [1, 1, 1]
+        shape[d] = -1
+        if multi:
+            index = np.clip((coord + np.float32(1.0)) / np.float32(2.0) * np.float32(n_src - 1), 0, n_src - 1)
+            first = np.minimum(np.floor(index).astype(np.int64), n_src - 2)
+            weight = (index - first).astype(np.float32)
+        else:
+            first, weight = np.zeros(dst_shape[d], dtype=np.int64), np.zeros(dst_shape[d], dtype=np.float32)
+        steps.append((d, torch.from_numpy(first), torch.from_numpy(first + 1) if multi else None,
+                      None if not weight.any() else torch.from_numpy(weight).reshape(shape),
+                      None if inside.all() else torch.from_numpy(inside.astype(np.float32)).reshape(shape)))
+    steps.sort(key=lambda step: dst_shape[step[0]] / src_shape[step[0]])  # smallest intermediates first
+    out = np.empty((data.shape[0], *dst_shape), dtype=np.float32)
+    source, target = torch.from_numpy(np.ascontiguousarray(data)), torch.from_numpy(out)
+    for c in range(data.shape[0]):  # one channel at a time: intermediates stay small and cache-warm
+        values = source[c].permute(*axes)
+        for n, (d, first, second, weight, inside) in enumerate(steps):
+            into_kw = {"out": target[c]} if n == len(steps) - 1 else {}  # the last step writes the output
+            if weight is None:  # every sample on a source voxel centre (e.g. equal slice spacing)
+                values = torch.index_select(values, d, first, **into_kw)
+            else:
+                values = torch.lerp(values.index_select(d, first), values.index_select(d, second), weight, **into_kw)
+            if inside is not None:
+                values.mul_(inside)
+    return out
 
 
 def _trilinear_to_grid(data: np.ndarray, to_src: np.ndarray, dst_shape: tuple[int, int, int]) -> np.ndarray:
