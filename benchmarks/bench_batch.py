@@ -1,10 +1,12 @@
 """End-to-end batch inference on CPU: per 320x320x20 sagittal MR study, a 256x256x128 CT, and a batch.
 
 Phantom DICOM studies go through ``run_batch`` exactly as ``spinedetect infer`` runs them (series
-discovery, loading, model, native grid, measurement, alert, labels/report/SEG/SR/overlays). The bare
-model time (``Predictor.predict`` on the already loaded volume: sliding window, probabilities back on
-the native grid, argmax) is measured in the same benchmark run, before each batch run, and also inside each
-batch run (the model's own call there), so the ratios show what everything around the model costs. Like the loaded model, the helper process that builds DICOM SEG/SR (spinedetect.batch.side_process)
+discovery, loading, model, native grid, measurement, alert, labels/report/SEG/SR/overlays). Two model
+times are measured in the same benchmark run, each before every batch run and inside it: the model call
+(``Predictor.predict`` on the loaded volume: model grid, sliding window, probabilities back on the native
+grid, argmax, small-component clean-up) and the bare sliding-window inference within it
+(``Predictor.model_grid_probabilities``), so the ratios show what everything around each costs. Like the
+loaded model, the helper process that builds DICOM SEG/SR (spinedetect.batch.side_process)
 is started once, by the warm-up run (its time is reported as the first run), and serves every later run;
 peak memory is reported for this process, the helper and both together. Uses the shipped default model
 when present, else a freshly initialised default network (the JSON says which). Prints one JSON line.
@@ -50,15 +52,28 @@ def _write_study(root: Path, ph, n: int) -> Path:
 
 
 class _TimedModel:
-    """The predictor as run_batch calls it, timing each ``predict`` (the model's share of a run)."""
+    """The predictor as run_batch calls it, timing each ``predict`` (the model's share of a run) and the
+    bare sliding-window inference within it."""
 
     def __init__(self, predictor) -> None:
-        self.predictor, self.seconds = predictor, []
+        self.predictor, self.seconds, self.sliding_window_seconds = predictor, [], []
 
     def predict(self, volume):
-        t0 = time.perf_counter()
-        labels = self.predictor.predict(volume)
-        self.seconds.append(time.perf_counter() - t0)
+        bare = self.predictor.model_grid_probabilities
+
+        def timed_sliding_window(image):
+            t0 = time.perf_counter()
+            probs = bare(image)
+            self.sliding_window_seconds.append(time.perf_counter() - t0)
+            return probs
+
+        self.predictor.model_grid_probabilities = timed_sliding_window  # this instance only, for this call
+        try:
+            t0 = time.perf_counter()
+            labels = self.predictor.predict(volume)
+            self.seconds.append(time.perf_counter() - t0)
+        finally:
+            del self.predictor.model_grid_probabilities
         return labels
 
     def provenance(self) -> dict:
@@ -90,6 +105,7 @@ def main() -> None:
     from spinedetect.model import Predictor, build_network, default_checkpoint
     from spinedetect.phantom import PhantomConfig, generate_phantom
     from spinedetect.phantom.config import ImagingConfig
+    from spinedetect.preprocess import to_model_grid
     from spinedetect.training.config import TrainConfig
 
     torch.set_num_threads(args.threads)
@@ -117,8 +133,12 @@ def main() -> None:
             run_batch(study, tmp / name / "warm", predictor)
             # the first run pays the one-off costs: the helper's start for the MR, first calls' set-up
             result[f"{name}_first_run_seconds"] = round(time.perf_counter() - t0, 2)
-            model_s, total_s, timed = [], [], _TimedModel(predictor)
+            model_s, window_s, total_s, timed = [], [], [], _TimedModel(predictor)
+            image = to_model_grid(volume, None, predictor.config.preprocess)[0]
             for r in range(args.repeats if name.startswith("mr") else 1):
+                t0 = time.perf_counter()
+                predictor.model_grid_probabilities(image)
+                window_s.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 predictor.predict(volume)
                 model_s.append(time.perf_counter() - t0)
@@ -134,6 +154,13 @@ def main() -> None:
             result[f"{name}_model_in_run_seconds_median"] = round(statistics.median(timed.seconds), 2)
             result[f"{name}_ratio_to_model_in_run_median"] = round(
                 statistics.median(t / m for t, m in zip(total_s, timed.seconds)), 2)
+            result[f"{name}_sliding_window_seconds_median"] = round(statistics.median(window_s), 2)
+            result[f"{name}_ratio_to_sliding_window"] = round(
+                statistics.median(total_s) / statistics.median(window_s), 2)
+            result[f"{name}_sliding_window_in_run_seconds_median"] = round(
+                statistics.median(timed.sliding_window_seconds), 2)
+            result[f"{name}_ratio_to_sliding_window_in_run_median"] = round(
+                statistics.median(t / m for t, m in zip(total_s, timed.sliding_window_seconds)), 2)
         if args.batch > 0:
             inp = tmp / "batch" / "in"
             phantoms = [generate_phantom(replace(mr_cfg), seed=100 + k) for k in range(min(4, args.batch))]

@@ -114,13 +114,17 @@ class Predictor:
         return cls(model, config, dev, model_sha256=file_sha256(path), source=str(path), step=payload.get("step"),
                    tta=tta, precision=resolve_precision(precision, dev))
 
+    def model_grid_probabilities(self, image: torch.Tensor) -> torch.Tensor:
+        """The bare sliding-window inference (with this predictor's mirrored passes): softmax probabilities
+        (C, X, Y, Z) float32 on the CPU for a preprocessed image (1, X, Y, Z) on the model grid."""
+        return sliding_window_probs(self.model, image, self.config.augment.patch_size, self.config.inference,
+                                    self.device, self.precision, tta=self.tta,
+                                    flip_axes=tuple(self.config.augment.flip_axes))
+
     def predict_probabilities(self, volume: Volume) -> np.ndarray:
         """Class probabilities (C, *volume.shape), float32, on the input's native grid (C = schema classes)."""
         image, _, grid_affine = to_model_grid(volume, None, self.config.preprocess)
-        probs = sliding_window_probs(self.model, image, self.config.augment.patch_size, self.config.inference,
-                                     self.device, self.precision, tta=self.tta,
-                                     flip_axes=tuple(self.config.augment.flip_axes))
-        return probabilities_on_native_grid(probs.numpy(), grid_affine, volume)
+        return probabilities_on_native_grid(self.model_grid_probabilities(image).numpy(), grid_affine, volume)
 
     def predict(self, volume: Volume) -> Volume:
         """Schema label map (uint8) of ``volume`` on its native grid, with its affine and source ids."""
