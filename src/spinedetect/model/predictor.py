@@ -21,7 +21,7 @@ from spinedetect.io.volume import Volume
 from spinedetect.labels import NUM_CLASSES, Label
 from spinedetect.model.checkpoint import file_sha256, load_checkpoint, package_versions
 from spinedetect.model.network import build_network
-from spinedetect.model.postprocess import remove_small_components
+from spinedetect.model.postprocess import labels_from_probabilities, remove_small_components
 from spinedetect.model.runtime import autocast, resolve_device, resolve_precision
 from spinedetect.preprocess.transforms import resample_to_grid, to_model_grid
 
@@ -129,7 +129,7 @@ class Predictor:
     def predict(self, volume: Volume) -> Volume:
         """Schema label map (uint8) of ``volume`` on its native grid, with its affine and source ids."""
         probs = self.predict_probabilities(volume)
-        labels = probs.argmax(axis=0).astype(np.uint8)
+        labels = labels_from_probabilities(probs)
         inference = self.config.inference
         limits = {Label.OSSEOUS_LESION: inference.min_lesion_mm3, Label.EPIDURAL_TUMOUR: inference.min_tumour_mm3}
         if any(v > 0 for v in limits.values()):

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from spinedetect.labels import canal_mask
+from spinedetect.model.postprocess import labels_from_probabilities
 from spinedetect.model.predictor import Predictor, probabilities_on_native_grid
 from spinedetect.preprocess import PreprocessConfig
 from spinedetect.preprocess.transforms import to_model_grid
@@ -49,7 +50,7 @@ def grid_ceiling(preprocess: PreprocessConfig, sources: tuple[SourceConfig, ...]
         representative = np.array([layout.class_to_group.index(g) for g in range(layout.n_groups)], dtype=np.uint8)
         _, coarse, grid_affine = to_model_grid(image, groups, preprocess)
         onehot = np.eye(layout.n_groups, dtype=np.float32)[coarse[0].numpy()].transpose(3, 0, 1, 2)
-        return representative[probabilities_on_native_grid(onehot, grid_affine, image).argmax(axis=0)]
+        return representative[labels_from_probabilities(probabilities_on_native_grid(onehot, grid_affine, image))]
 
     return _score_sources(through_grid, sources)
 
