@@ -40,6 +40,23 @@ def test_small_pieces_go_to_the_next_most_probable_class():
     assert not (lesion_gone == Label.OSSEOUS_LESION).any() and (lesion_gone[15:17, 2:4, 4] == Label.BACKGROUND).all()
 
 
+def test_pieces_at_the_volume_corners_and_an_absent_class():
+    """Components are found within each class's bounding box: pieces at opposite corners of the volume
+    are both seen, and a class that is absent changes nothing."""
+    labels = np.zeros((12, 10, 8), dtype=np.uint8)
+    labels[0, 0, 0] = Label.EPIDURAL_TUMOUR  # 0.5 mm³, in one corner
+    labels[9:12, 7:10, 5:8] = Label.EPIDURAL_TUMOUR  # 13.5 mm³, against the opposite faces
+    probs = np.zeros((NUM_CLASSES, *labels.shape), dtype=np.float32)
+    probs[Label.BACKGROUND] = 0.5
+    probs[Label.EPIDURAL_TUMOUR][labels == Label.EPIDURAL_TUMOUR] = 0.6
+    probs[Label.CSF, 0, 0, 0] = 0.55
+    out = remove_small_components(labels, probs, AFFINE, {Label.EPIDURAL_TUMOUR: 5.0, Label.OSSEOUS_LESION: 5.0})
+    assert out[0, 0, 0] == Label.CSF
+    expected = labels.copy()
+    expected[0, 0, 0] = Label.CSF
+    assert np.array_equal(out, expected)
+
+
 @pytest.mark.parametrize("limit", [0.0, 2.0])
 def test_a_limit_at_or_below_every_piece_changes_nothing(limit):
     labels, probs = _scene()

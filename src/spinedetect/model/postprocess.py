@@ -60,12 +60,27 @@ def remove_small_components(labels: np.ndarray, probs: np.ndarray, affine: np.nd
     for cls, limit in sorted(min_mm3.items()):
         if limit <= 0:
             continue
-        comp, volumes = component_volumes(out == cls, voxel_mm3)
+        mask = out == cls
+        box = _bounding_box(mask)
+        if box is None:  # the class is absent (the usual case): nothing to label
+            continue
+        comp, volumes = component_volumes(mask[box], voxel_mm3)  # a component lies within the class's box
         small = np.flatnonzero(volumes < limit) + 1
         if small.size == 0:
             continue
         where = np.isin(comp, small)
-        others = np.asarray(probs)[:, where].copy()
+        others = np.asarray(probs)[(slice(None), *box)][:, where].copy()
         others[cls] = -np.inf
-        out[where] = others.argmax(axis=0).astype(out.dtype)
+        out[box][where] = others.argmax(axis=0).astype(out.dtype)
     return out
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box (one slice per axis) holding every True voxel of ``mask``; None for an empty mask."""
+    if not mask.any():
+        return None
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(box)
