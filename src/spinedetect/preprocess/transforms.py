@@ -156,16 +156,31 @@ def _trilinear_along_axes(data: np.ndarray, to_src: np.ndarray, dst_shape: tuple
     steps.sort(key=lambda step: dst_shape[step[0]] / src_shape[step[0]])  # smallest intermediates first
     out = np.empty((data.shape[0], *dst_shape), dtype=np.float32)
     source, target = torch.from_numpy(np.ascontiguousarray(data)), torch.from_numpy(out)
-    for c in range(data.shape[0]):  # one channel at a time: intermediates stay small and cache-warm
+    # each step's arrays are allocated once and reused for every channel: fresh ones per channel would be
+    # fresh pages from the OS each time (tens of MB on a CT), which cost more than the interpolation
+    scratch: dict[tuple[int, int], torch.Tensor] = {}
+
+    def buffer(step: int, role: int, shape: list[int]) -> torch.Tensor:
+        if (step, role) not in scratch:
+            scratch[step, role] = torch.empty(shape, dtype=torch.float32)
+        return scratch[step, role]
+
+    for c in range(data.shape[0]):  # one channel at a time: intermediates stay small
         values = source[c].permute(*axes)
         for n, (d, first, second, weight, inside) in enumerate(steps):
-            into_kw = {"out": target[c]} if n == len(steps) - 1 else {}  # the last step writes the output
+            shape = list(values.shape)
+            shape[d] = len(first)
+            result = target[c] if n == len(steps) - 1 else buffer(n, 0, shape)  # the last step writes the output
             if weight is None:  # every sample on a source voxel centre (e.g. equal slice spacing)
-                values = torch.index_select(values, d, first, **into_kw)
+                torch.index_select(values, d, first, out=result)
             else:
-                values = torch.lerp(values.index_select(d, first), values.index_select(d, second), weight, **into_kw)
+                low, high = buffer(n, 1, shape), buffer(n, 2, shape)
+                torch.index_select(values, d, first, out=low)
+                torch.index_select(values, d, second, out=high)
+                torch.lerp(low, high, weight, out=result)
             if inside is not None:
-                values.mul_(inside)
+                result.mul_(inside)
+            values = result
     return out
 
 
