@@ -158,23 +158,20 @@ def _trilinear_along_axes(data: np.ndarray, to_src: np.ndarray, dst_shape: tuple
     source, target = torch.from_numpy(np.ascontiguousarray(data)), torch.from_numpy(out)
     # each step's arrays are allocated once and reused for every channel: fresh ones per channel would be
     # fresh pages from the OS each time (tens of MB on a CT), which cost more than the interpolation
-    scratch: dict[tuple[int, int], torch.Tensor] = {}
-
-    def buffer(step: int, role: int, shape: list[int]) -> torch.Tensor:
-        if (step, role) not in scratch:
-            scratch[step, role] = torch.empty(shape, dtype=torch.float32)
-        return scratch[step, role]
-
+    shape, scratch = list(src_shape), []
+    for n, (d, first, _, weight, _) in enumerate(steps):
+        shape[d] = len(first)
+        last = n == len(steps) - 1  # the last step writes into the output instead
+        scratch.append([None if last else torch.empty(shape, dtype=torch.float32)]
+                       + ([] if weight is None else [torch.empty(shape, dtype=torch.float32) for _ in range(2)]))
     for c in range(data.shape[0]):  # one channel at a time: intermediates stay small
         values = source[c].permute(*axes)
-        for n, (d, first, second, weight, inside) in enumerate(steps):
-            shape = list(values.shape)
-            shape[d] = len(first)
-            result = target[c] if n == len(steps) - 1 else buffer(n, 0, shape)  # the last step writes the output
+        for (d, first, second, weight, inside), (result, *pair) in zip(steps, scratch):
+            result = target[c] if result is None else result
             if weight is None:  # every sample on a source voxel centre (e.g. equal slice spacing)
                 torch.index_select(values, d, first, out=result)
             else:
-                low, high = buffer(n, 1, shape), buffer(n, 2, shape)
+                low, high = pair
                 torch.index_select(values, d, first, out=low)
                 torch.index_select(values, d, second, out=high)
                 torch.lerp(low, high, weight, out=result)
