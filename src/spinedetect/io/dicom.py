@@ -1142,7 +1142,10 @@ def read_series_headers(series: SeriesInfo) -> list[Dataset]:
     headers = []
     for path in series.files:
         try:
-            headers.append(pydicom.dcmread(path, stop_before_pixels=True))
+            try:
+                headers.append(pydicom.dcmread(path, stop_before_pixels=True))
+            except InvalidDicomError:  # no preamble + 'DICM': discovery accepted it as an image header
+                headers.append(pydicom.dcmread(path, stop_before_pixels=True, force=True))
         except (OSError, InvalidDicomError) as exc:
             raise InputError(f"Cannot re-read the header of {path.name} in series {series.image_key}",
                              expected="the file read during discovery", found=f"{type(exc).__name__}: {exc}",
