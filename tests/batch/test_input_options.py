@@ -64,8 +64,13 @@ def nifti_studies(phantom_batch, tmp_path_factory) -> tuple[Path, dict[str, Path
     return inp, {"clean": labels_path}
 
 
+def _records(out: Path) -> dict[str, dict]:
+    """Each study.json of ``out`` by its source."""
+    return {r["source"]: r for r in (json.loads(p.read_text()) for p in out.glob("*/study.json"))}
+
+
 def _notes(out: Path) -> dict[str, list[str]]:
-    return {json.loads(p.read_text())["source"]: json.loads(p.read_text())["notes"] for p in out.glob("*/study.json")}
+    return {source: r["notes"] for source, r in _records(out).items()}
 
 
 def test_inferred_modality_reaches_the_model_and_the_measurement(nifti_studies, measured, tmp_path):
@@ -76,6 +81,7 @@ def test_inferred_modality_reaches_the_model_and_the_measurement(nifti_studies, 
     by_source = {r.source: r for r in result.studies}
     assert set(by_source) == {"ct.nii.gz", "mr.nii.gz"}
     assert sorted(model.modalities) == ["CT", "MR"] and sorted(c["modality"] for c in measured) == ["CT", "MR"]
+    assert {k: r["modality"] for k, r in _records(tmp_path / "out").items()} == {"ct.nii.gz": "CT", "mr.nii.gz": "MR"}
     notes = _notes(tmp_path / "out")
     assert any(n.startswith("modality inferred as CT") for n in notes["ct.nii.gz"])
     assert any(n.startswith("modality inferred as MR") for n in notes["mr.nii.gz"])

@@ -317,7 +317,7 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
     written += pictures
     result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
-              "alert": result.alert, "worst_level": result.worst_level,
+              "modality": volume.modality, "alert": result.alert, "worst_level": result.worst_level,
               "canal_compromise_pct": result.canal_compromise_pct, "bilsky": result.bilsky,
               "reasons": result.reasons, "seconds": result.seconds, "notes": notes, "files": written,
               "model": {k: model_info.get(k) for k in ("model_sha256", "source", "step")},

@@ -12,6 +12,7 @@ from spinedetect.batch.runner import BatchConfig, StudyResult, run_batch
 from spinedetect.cli.common import CommandParser, add_common_options, run_command
 from spinedetect.config import load_config
 from spinedetect.errors import InputError
+from spinedetect.io.modality import MODALITY_CHOICES
 
 __all__ = ["get_parser", "main"]
 
@@ -32,7 +33,7 @@ def get_parser() -> CommandParser:
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM SEG/SR for DICOM studies")
     parser.add_argument("--show-identity", action="store_true",
                         help="show patient name and ID on the review page (hidden by default)")
-    parser.add_argument("--modality", choices=("auto", "MR", "CT"), default=None,
+    parser.add_argument("--modality", choices=MODALITY_CHOICES, default=None,
                         help="modality of every study: auto (default) = the DICOM or MetaImage header's, else inferred "
                              "from the voxel values (NIfTI, NRRD; the rule and its numbers go into study.json notes); "
                              "MR or CT overrides both")
