@@ -97,3 +97,14 @@ def test_torchrun_two_cpu_ranks_shard_studies(phantom_batch, tiny_checkpoint, tm
     assert manifest["counts"]["ok"] == 2
     for report in (tmp_path / "single").glob("*/report.json"):
         assert (tmp_path / "dist" / report.parent.name / "report.json").read_bytes() == report.read_bytes()
+
+
+def test_infer_modality_and_level_hint_reach_the_batch_settings(phantom_batch, tiny_checkpoint, tmp_path, capsys):
+    inp = phantom_batch[0] / "site2"
+    args = ["infer", str(inp), str(tmp_path / "out"), "--model", str(tiny_checkpoint), "--device", "cpu",
+            "--no-progress", "--modality", "MR", "--level-hint", "lowest=S1"]
+    assert main(args) == 0, capsys.readouterr()
+    config = json.loads((tmp_path / "out" / "provenance.json").read_text())["config"]
+    assert config["modality"] == "MR" and config["level_hint"] == "lowest=S1"
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("*/study.json")]
+    assert not any("as requested" in n for n in record["notes"])  # the DICOM header says MR too

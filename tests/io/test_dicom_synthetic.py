@@ -332,3 +332,21 @@ def test_mixed_sizes_without_majority_refused(tmp_path):
     assert "mixed orientations or sizes" in info.problem
     with pytest.raises(InputError, match=r"Image series .*mixed orientations or sizes \(2 groups of \[3, 3\]"):
         load_volume(tmp_path)
+
+
+def test_headers_of_files_without_preamble_are_read_again_for_seg_and_sr(tmp_path):
+    """Discovery accepts a file without the 128-byte preamble + 'DICM' when it parses into an image; the
+    SEG/SR writers' second read of its header must accept it too."""
+    import pydicom
+
+    from spinedetect.io import read_series_headers
+
+    for path in write_series(tmp_path, n_slices=4):
+        ds = pydicom.dcmread(path)
+        del ds.file_meta
+        ds.preamble = None
+        pydicom.dcmwrite(path, ds, implicit_vr=True, little_endian=True)  # the data set alone
+        assert path.read_bytes()[128:132] != b"DICM"
+    (series,) = discover_series(tmp_path).series
+    headers = read_series_headers(series)
+    assert [ds.InstanceNumber for ds in headers] == [1, 2, 3, 4]

@@ -62,3 +62,61 @@ def test_the_cache_keeps_a_few_series_and_read_ahead_never_raises(series, reads,
     prefetch_headers(series)  # unreadable: left for the SEG/SR job, which says why
     with pytest.raises(InputError, match="Cannot re-read the header"):
         encode_measurement_report(REPORT, series, "s")
+
+
+def _blank_uid_series(folder, seed: int):
+    """A series whose headers leave Study/Series/SOP Instance UIDs and the SOP Class UID blank (file meta kept)."""
+    datasets, affine = make_series("axial", seed=seed)
+    for k, ds in enumerate(datasets):
+        ds.StudyInstanceUID = ds.SeriesInstanceUID = ds.SOPInstanceUID = ds.SOPClassUID = ""
+        ds.save_as(folder / f"{k:03d}.dcm", enforce_file_format=True)  # preamble + file meta, as the real CT
+    return affine
+
+
+def _is_uid(value: str) -> bool:
+    parts = str(value).split(".")
+    return 0 < len(str(value)) <= 64 and all(p.isdigit() and (p == "0" or not p.startswith("0")) for p in parts)
+
+
+def test_seg_and_sr_of_a_blank_uid_source_get_new_valid_uids_that_agree(tmp_path, reads):
+    """A SEG and an SR of the same blank-UID source reference the same new source UIDs; another source differs."""
+    from spinedetect.outputs.dicom_encode import encode_segmentation
+    from tests.outputs.dicom_fixtures import random_labels
+
+    objects = {}
+    for name, seed in (("a", 3), ("b", 4)):
+        (tmp_path / name).mkdir()
+        affine = _blank_uid_series(tmp_path / name, seed)
+        found = discover_series(tmp_path / name)
+        (series,) = found.series
+        labels = random_labels(affine, series.shape)
+        seg = encode_segmentation(labels, series, f"seed-{name}")
+        sr = encode_measurement_report(REPORT, series, f"seed-{name}")
+        assert seg.notes == sr.notes and "StudyInstanceUID (6 of 6 files)" in seg.notes[0]
+        objects[name] = [pydicom.dcmread(pydicom.filebase.DicomBytesIO(e.data)) for e in (seg, sr)]
+    for seg, sr in objects.values():
+        assert _is_uid(seg.StudyInstanceUID) and seg.StudyInstanceUID == sr.StudyInstanceUID
+        ref = seg.ReferencedSeriesSequence[0]
+        assert _is_uid(ref.SeriesInstanceUID)
+        seg_refs = [(r.ReferencedSOPClassUID, r.ReferencedSOPInstanceUID) for r in ref.ReferencedInstanceSequence]
+        assert len(set(seg_refs)) == 6 and all(_is_uid(u) for _, u in seg_refs)
+        assert {c for c, _ in seg_refs} == {pydicom.uid.MRImageStorage}  # from the file meta
+        evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+        assert evidence.SeriesInstanceUID == ref.SeriesInstanceUID
+        assert sorted((r.ReferencedSOPClassUID, r.ReferencedSOPInstanceUID)
+                      for r in evidence.ReferencedSOPSequence) == sorted(seg_refs)
+    assert objects["a"][0].StudyInstanceUID != objects["b"][0].StudyInstanceUID
+
+
+def test_sop_class_comes_from_the_modality_where_the_file_meta_is_blank_too(tmp_path):
+    from spinedetect.outputs.dicom_encode import complete_source_uids
+
+    _blank_uid_series(tmp_path, 5)
+    (series,) = discover_series(tmp_path).series
+    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in series.files]
+    for ds in headers:
+        ds.file_meta.MediaStorageSOPClassUID = ""
+    notes = complete_source_uids(headers, series)
+    assert {ds.SOPClassUID for ds in headers} == {pydicom.uid.MRImageStorage}
+    assert "SOPClassUID (6 of 6 files)" in notes[0]
+    assert complete_source_uids(headers, series) == ()  # nothing left blank

@@ -16,7 +16,14 @@ fixed the same command completes the batch.
 
 Each study's DICOM SEG and SR are built and encoded in a helper process (spinedetect.batch.side_process)
 while this process measures the study and draws its pictures (the helper reads the source headers they
-need while the model runs); every file is still written here.
+need while the model runs); every file is still written here. A SEG or SR that cannot be built leaves the
+study ok (labels.nii.gz, report.json and the pictures hold its results) with the reason in study.json's
+notes; only an output that cannot be written stops the batch.
+
+Every study's modality (``BatchConfig.modality``: the header's, else inferred from the voxel values by
+spinedetect.io.modality, or the one given) is what the model's intensity normalisation and the
+measurement receive; ``BatchConfig.level_hint`` names the levels of every study where neither sacrum nor
+conus does. Both are part of the settings fingerprint (``made_with``).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 import numpy as np
 
@@ -51,7 +58,9 @@ from spinedetect.batch.studies import SkippedInput, StudyInput, find_studies
 from spinedetect.config import config_to_dict
 from spinedetect.errors import ConfigError, InputError, OutputError, SpinedetectError
 from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
+from spinedetect.io.modality import settle_modality
 from spinedetect.measure import MeasureConfig, measure_labels
+from spinedetect.measure.vertebrae import parse_level_hint
 from spinedetect.outputs.deidentify import UIDMap
 from spinedetect.outputs.dicom_encode import encode_measurement_report, encode_segmentation, prefetch_headers
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
@@ -85,12 +94,20 @@ class BatchConfig:
     show_identity: bool = False
     deidentify: bool = False  # DICOM SEG/SR by the PS3.15 basic profile (spinedetect.outputs.deidentify)
     side_process: bool = True  # build DICOM SEG/SR in a helper process beside the measurement (same files)
+    modality: Literal["auto", "MR", "CT"] = "auto"  # auto: the header's, else inferred from the voxel values
+    level_hint: str | None = None  # "lowest=L5" / "highest=T10" for every study (measure_labels(level_hint=))
 
     def __post_init__(self) -> None:
         if self.show_identity and self.deidentify:
             raise ConfigError("show_identity and deidentify contradict each other",
                               expected="at most one of them", found="both true",
                               hint="Drop --show-identity to de-identify, or --deidentify to show identity")
+        if self.level_hint is not None:
+            try:
+                which, name = parse_level_hint(self.level_hint)
+            except InputError as exc:
+                raise ConfigError(str(exc)) from None
+            object.__setattr__(self, "level_hint", f"{which}={name}")  # one spelling, one fingerprint
 
 
 @dataclass
@@ -224,12 +241,15 @@ def _series_text(inp: StudyInput) -> str | None:
 
 
 def _load(inp: StudyInput, cfg: BatchConfig) -> Volume:
+    """The study's image, its modality settled by ``cfg.modality`` (what normalisation and measurement get)."""
     if inp.problem is not None:
         raise InputError(inp.problem)
     if inp.series is not None:
-        return load_series(inp.series, limits=cfg.io.limits, rules=cfg.io.assembly)
-    assert inp.path is not None
-    return load_volume(inp.path, limits=cfg.io.limits, rules=cfg.io.assembly)
+        volume = load_series(inp.series, limits=cfg.io.limits, rules=cfg.io.assembly)
+    else:
+        assert inp.path is not None
+        volume = load_volume(inp.path, limits=cfg.io.limits, rules=cfg.io.assembly)
+    return settle_modality(volume, cfg.modality)
 
 
 def _patient_label(inp: StudyInput, cfg: BatchConfig) -> str | None:
@@ -260,7 +280,8 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
         seed = f"spinedetect:{inp.series.series_instance_uid}:{model_info.get('model_sha256')}"
         jobs["seg.dcm"] = side.submit(encode_segmentation, labels, inp.series, seed, uid_map)
     report = measure_labels(labels.array, labels.affine, image=np.asarray(volume.array, dtype=np.float32),
-                            config=cfg.measure, alert_config=cfg.alert, modality=volume.modality).to_dict()
+                            config=cfg.measure, alert_config=cfg.alert, level_hint=cfg.level_hint,
+                            modality=volume.modality).to_dict()
     if jobs:
         jobs["sr.dcm"] = side.submit(encode_measurement_report, report, inp.series, seed, uid_map)
     write_nifti(labels, staging / "labels.nii.gz")
@@ -272,11 +293,20 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
     written = ["labels.nii.gz", "report.json"]
     deidentified: dict[str, list[dict[str, object]]] = {}
     for name, job in jobs.items():
-        encoded = side.result(job)
+        try:
+            encoded = side.result(job)
+        except Exception as exc:  # the study's results stand without it (labels.nii.gz, report.json, pictures)
+            message = str(exc) if isinstance(exc, SpinedetectError) else f"{type(exc).__name__}: {exc}"
+            notes.append(f"{name} not written: building it failed ({message}); labels.nii.gz, report.json and "
+                         "the pictures hold the results")
+            log.warning("study %s: %s", inp.key, notes[-1])
+            log.debug("study %s: %s traceback", inp.key, name, exc_info=exc)
+            continue
         if encoded is None:
             notes.append("DICOM SEG/SR not written: the source is a multi-frame object (per-frame geometry); "
                          "labels.nii.gz and report.json hold the results")
             break
+        notes += [n for n in encoded.notes if n not in notes]
         if encoded.deidentified is not None:
             deidentified[name] = encoded.deidentified
             log.info("study %s: %s de-identified (PS3.15 basic profile), %d attributes: %s", inp.key, name,
@@ -287,7 +317,7 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
     written += pictures
     result = _result_from_report(inp, report, _series_text(inp), time.perf_counter() - started)
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
-              "alert": result.alert, "worst_level": result.worst_level,
+              "modality": volume.modality, "alert": result.alert, "worst_level": result.worst_level,
               "canal_compromise_pct": result.canal_compromise_pct, "bilsky": result.bilsky,
               "reasons": result.reasons, "seconds": result.seconds, "notes": notes, "files": written,
               "model": {k: model_info.get(k) for k in ("model_sha256", "source", "step")},
@@ -323,10 +353,12 @@ def _failed(inp: StudyInput, output: Path, exc: BaseException, started: float) -
 
 def _made_with(model_info: dict[str, Any], cfg: BatchConfig) -> str:
     """Fingerprint of what a study's outputs depend on besides its input: the model and the settings that
-    shape them (reading, measurement, alert, DICOM output, de-identification; not the review page's)."""
+    shape them (reading, modality, level hint, measurement, alert, DICOM output, de-identification; not the
+    review page's)."""
     basis = {"model_sha256": model_info.get("model_sha256"), "io": config_to_dict(cfg.io),
              "measure": config_to_dict(cfg.measure), "alert": config_to_dict(cfg.alert),
-             "write_dicom": cfg.write_dicom, "deidentify": cfg.deidentify}
+             "write_dicom": cfg.write_dicom, "deidentify": cfg.deidentify, "modality": cfg.modality,
+             "level_hint": cfg.level_hint}
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 

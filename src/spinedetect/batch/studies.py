@@ -1,7 +1,9 @@
 """Finding the studies of a batch under an input folder (DICOM studies and NIfTI/MHA/NRRD files).
 
 A study's key is derived from identifiers only (a hash of the StudyInstanceUID, or of the file's path
-relative to the input), never from patient names, so output folder names leak no identity.
+relative to the input), never from patient names, so output folder names leak no identity. A study whose
+headers leave the StudyInstanceUID blank is keyed by the UID discovery derives from its folder and header
+facts (spinedetect.io.dicom), so two such studies never share a key.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from spinedetect.batch.runner import BatchConfig, StudyResult, run_batch
 from spinedetect.cli.common import CommandParser, add_common_options, run_command
 from spinedetect.config import load_config
 from spinedetect.errors import InputError
+from spinedetect.io.modality import MODALITY_CHOICES
 
 __all__ = ["get_parser", "main"]
 
@@ -32,6 +33,13 @@ def get_parser() -> CommandParser:
     parser.add_argument("--no-dicom", action="store_true", help="do not write DICOM SEG/SR for DICOM studies")
     parser.add_argument("--show-identity", action="store_true",
                         help="show patient name and ID on the review page (hidden by default)")
+    parser.add_argument("--modality", choices=MODALITY_CHOICES, default=None,
+                        help="modality of every study: auto (default) = the DICOM or MetaImage header's, else inferred "
+                             "from the voxel values (NIfTI, NRRD; the rule and its numbers go into study.json notes); "
+                             "MR or CT overrides both")
+    parser.add_argument("--level-hint", default=None,
+                        help="name the levels of every study where neither sacrum nor conus is in view: "
+                             "'lowest=L5' or 'highest=T10' (as spinedetect measure --level-hint)")
     parser.add_argument("--deidentify", action="store_true",
                         help="write DICOM SEG/SR de-identified by the DICOM basic profile (PS3.15 Annex E); "
                              "each study.json lists the attributes changed")
@@ -70,12 +78,13 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"Input {args.input} does not exist", expected="a folder of studies or an image file",
                          found="no such path")
     cfg = load_config(BatchConfig, args.config)
-    if args.no_dicom or args.show_identity or args.deidentify:
+    if args.no_dicom or args.show_identity or args.deidentify or args.modality or args.level_hint:
         from dataclasses import replace
 
         cfg = replace(cfg, write_dicom=cfg.write_dicom and not args.no_dicom,
                       show_identity=cfg.show_identity or args.show_identity,
-                      deidentify=cfg.deidentify or args.deidentify)
+                      deidentify=cfg.deidentify or args.deidentify, modality=args.modality or cfg.modality,
+                      level_hint=args.level_hint or cfg.level_hint)
     rank, world, device, all_ranks_ok = _distributed(args.device)
     predictor = Predictor.from_checkpoint(args.model, device=device)
     show = not args.no_progress and rank == 0 and sys.stderr.isatty()

@@ -6,6 +6,14 @@ studies, series and *images*: one series is split into several images by echo ti
 component (magnitude / phase / real / imaginary / field map). Non-image objects (SR, PR, SEG, RT, KO,
 DICOMDIR, ...), non-DICOM and unreadable files are skipped with a reason.
 
+Identity: files are grouped by StudyInstanceUID and SeriesInstanceUID. Where a header leaves one blank
+or out (anonymisers do), a UID is derived from what the file shows instead (:func:`_identity`): its folder
+(relative to the discovery root) and the study's or series' header facts (dates, times, numbers,
+description, frame of reference), never from an empty string, so two blank-UID studies in different
+folders never merge; a blank-UID study whose series lie in several folders is split into one study per
+folder instead (each still processed). ``SeriesInfo.derived_uids`` and ``Volume.notes`` say which were
+derived. Blank SOPInstanceUIDs are allowed (such slices are told apart by position).
+
 Assembly rules (each problem is recorded in ``Volume.notes`` and logged; refusals raise
 :class:`~spinedetect.errors.InputError` naming the image and the problem):
 
@@ -54,7 +62,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.uid import UID
+from pydicom.uid import UID, generate_uid
 
 from spinedetect.errors import InputError
 from spinedetect.io.settings import MAX_WORLD_MM, MIN_SPACING_MM, AssemblyRules, InputLimits, Orientation, SeriesRule
@@ -241,6 +249,7 @@ class SeriesInfo:
     component: str | None = None
     frames: tuple[_Frame, ...] = field(default=(), repr=False, compare=False)
     headers: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    derived_uids: tuple[str, ...] = ()  # "StudyInstanceUID" / "SeriesInstanceUID": blank in the header, derived
 
     def summary(self) -> str:
         """One human-readable line: key, modality, description, orientation, size."""
@@ -628,8 +637,6 @@ def _read_file(path: Path, limits: InputLimits) -> tuple[Dataset, list[_Frame]]:
                 raise _Skip(f"non-image object ({name or modality})")
             if 0x00280010 not in ds or 0x00280011 not in ds:
                 raise _Skip(f"no image ({name or 'unknown SOP class'})")
-            if 0x0020000D not in ds or 0x0020000E not in ds:
-                raise _Skip("no Study/Series Instance UID")
             pix = _read_pixel_module(fh, ds, size, limits)
         frames = _frames_of(path, ds, pix)
     except _Skip:
@@ -835,7 +842,7 @@ def _contrast(description: str, acquisition_contrast: str | None) -> str | None:
 
 
 def _describe(key: str, frames: list[_Frame], facts: dict[str, Any], study_uid: str, series_uid: str,
-              modality: str | None, rules: AssemblyRules) -> SeriesInfo:
+              modality: str | None, rules: AssemblyRules, derived_uids: tuple[str, ...] = ()) -> SeriesInfo:
     problem = None
     try:
         plan = _plan(frames, key, rules)
@@ -855,7 +862,8 @@ def _describe(key: str, frames: list[_Frame], facts: dict[str, Any], study_uid: 
         orientation=_orientation_of(normal, rules),
         contrast=_contrast(facts["series_description"] or facts["protocol_name"], facts["acquisition_contrast"]),
         shape=(used[0].columns, used[0].rows, len(used)), spacing_mm=spacing, n_files=len(files), files=files,  # type: ignore[arg-type]
-        problem=problem, echo_time=echo, component=frames[0].component or None, frames=tuple(frames), headers=facts)
+        problem=problem, echo_time=echo, component=frames[0].component or None, frames=tuple(frames), headers=facts,
+        derived_uids=derived_uids)
 
 
 def _split_images(series_uid: str, frames: list[_Frame]) -> list[tuple[str, list[_Frame]]]:
@@ -878,6 +886,32 @@ def _split_images(series_uid: str, frames: list[_Frame]) -> list[tuple[str, list
     return out
 
 
+#: header facts (tags) shared by the files of one study / one series: with the folder, what identifies a
+#: study or series whose UID a header leaves blank (StudyDate, StudyTime, AccessionNumber, StudyID,
+#: PatientID, FrameOfReferenceUID; Modality, SeriesNumber, SeriesDescription, SeriesDate, SeriesTime)
+_STUDY_FACTS = (0x00080020, 0x00080030, 0x00080050, 0x00200010, 0x00100020, 0x00200052)
+_SERIES_FACTS = (0x00080060, 0x00200011, 0x0008103E, 0x00080021, 0x00080031)
+
+
+def _identity(fast: _Fast, path: Path, root: Path) -> tuple[str, str, tuple[str, ...]]:
+    """(study UID, series UID, which were derived) of one file: its header's UIDs, or where one is blank or
+    missing a UID derived from the file's folder relative to ``root`` and the study / series header facts."""
+    study, series = fast.text(0x0020000D).strip(), fast.text(0x0020000E).strip()
+    if study and series:
+        return study, series, ()
+    folder = path.parent.relative_to(root).as_posix() if _within(path.parent, root) else path.parent.name
+    derived: list[str] = []
+    if not study:
+        study = generate_uid(entropy_srcs=["spinedetect blank StudyInstanceUID", folder,
+                                                        *(fast.text(t) for t in _STUDY_FACTS)])
+        derived.append("StudyInstanceUID")
+    if not series:
+        series = generate_uid(entropy_srcs=["spinedetect blank SeriesInstanceUID", study, folder,
+                                                         *(fast.text(t) for t in _SERIES_FACTS)])
+        derived.append("SeriesInstanceUID")
+    return study, series, tuple(derived)
+
+
 def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
                     rules: AssemblyRules = AssemblyRules(), recursive: bool = True) -> Discovery:
     """Find every DICOM image series under ``root`` (a folder), reading headers only.
@@ -892,14 +926,17 @@ def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
     by_series: dict[tuple[str, str], list[_Frame]] = defaultdict(list)
     facts: dict[tuple[str, str], dict[str, Any]] = {}
     modality: dict[tuple[str, str], str | None] = {}
+    derived: dict[tuple[str, str], tuple[str, ...]] = {}
     study_desc: dict[str, str] = {}
     for path in _walk(root, limits, recursive, skipped):
         try:
             ds, frames = _read_file(path, limits)
             fast = _Fast(ds)
-            key = (fast.text(0x0020000D), fast.text(0x0020000E))
+            study_uid, series_uid, derived_here = _identity(fast, path, root)
+            key = (study_uid, series_uid)
             if key not in facts:  # series-level facts from the first file of each series only (speed)
                 facts[key] = _header_facts(ds)
+                derived[key] = derived_here
                 modality[key] = fast.text(0x00080060) or None
                 study_desc.setdefault(key[0], str(ds.get("StudyDescription", "") or ""))
         except _Skip as exc:
@@ -915,7 +952,8 @@ def discover_series(root: str | Path, *, limits: InputLimits = InputLimits(),
     for (study_uid, series_uid), frames in by_series.items():
         for image_key, image_frames in _split_images(series_uid, frames):
             studies[study_uid].append(_describe(image_key, image_frames, facts[(study_uid, series_uid)], study_uid,
-                                                series_uid, modality[(study_uid, series_uid)], rules))
+                                                series_uid, modality[(study_uid, series_uid)], rules,
+                                                derived[(study_uid, series_uid)]))
     result = []
     for study_uid in sorted(studies):
         series = sorted(studies[study_uid], key=lambda s: (s.series_number is None, s.series_number or 0, s.image_key))
@@ -1030,6 +1068,9 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
     if frames[0].tile is not None:
         notes.append(f"Siemens mosaic un-mosaicked into {n} slices of {cols}x{rows} (CSA header), slice spacing "
                      "from SpacingBetweenSlices")
+    if series.derived_uids:
+        notes.append(f"{' and '.join(series.derived_uids)} blank or missing in the DICOM header: identified by a UID "
+                     "derived from the files' folder and header facts (DICOM SEG/SR reference the derived UIDs)")
     if frames[0].pixels.photometric == "MONOCHROME1":
         notes.append("MONOCHROME1 (inverted grey scale) kept as stored; higher values display darker")
     for note in plan.notes:  # problems found; the descriptive notes below are not problems
@@ -1040,6 +1081,7 @@ def load_series(series: SeriesInfo, *, limits: InputLimits = InputLimits(),
         "orientation": series.orientation.value if series.orientation else None, "contrast": series.contrast,
         "rescale_applied": rescale, "mosaic": frames[0].tile is not None,
         "transfer_syntaxes": sorted({f.pixels.transfer_syntax for f in frames}),
+        "derived_uids": list(series.derived_uids),
         "files": [str(p) for p in by_file],
     })
     source = SourceIds(study_instance_uid=series.study_instance_uid, series_instance_uid=series.series_instance_uid,
@@ -1100,7 +1142,10 @@ def read_series_headers(series: SeriesInfo) -> list[Dataset]:
     headers = []
     for path in series.files:
         try:
-            headers.append(pydicom.dcmread(path, stop_before_pixels=True))
+            try:
+                headers.append(pydicom.dcmread(path, stop_before_pixels=True))
+            except InvalidDicomError:  # no preamble + 'DICM': discovery accepted it as an image header
+                headers.append(pydicom.dcmread(path, stop_before_pixels=True, force=True))
         except (OSError, InvalidDicomError) as exc:
             raise InputError(f"Cannot re-read the header of {path.name} in series {series.image_key}",
                              expected="the file read during discovery", found=f"{type(exc).__name__}: {exc}",

@@ -4,7 +4,8 @@ NIfTI: the affine is ``img.affine`` (nibabel picks sform or qform by their codes
 MHA/MHD/NRRD: SimpleITK gives direction, spacing and origin in LPS; the affine is
 ``diag(-1, -1, 1, 1) @ [[D @ diag(spacing), origin], [0, 1]]`` and the array is transposed from
 SimpleITK's (k, j, i) to (i, j, k). A 4-D image keeps its first volume (noted); fewer than 3
-dimensions or vector pixels are refused.
+dimensions or vector pixels are refused. A MetaImage's ``Modality`` field (MET_MOD_CT / MET_MOD_MR) sets
+``Volume.modality``; NIfTI and NRRD name no modality (None: see spinedetect.io.modality).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ _NIFTI_ERRORS = (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDat
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 ITK_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+#: MetaImage ``Modality`` values that name a modality the pipeline knows
+_METAIMAGE_MODALITIES = {"MET_MOD_CT": "CT", "MET_MOD_MR": "MR"}
 
 
 def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
@@ -223,7 +226,11 @@ def load_itk(path: str | Path, *, limits: InputLimits = InputLimits()) -> Volume
     array, value_notes = screen_values(array, str(path))
     notes += value_notes
     meta = {"format": path.suffix.lower().lstrip("."), "path": str(path)}
-    return Volume(array=array, affine=affine, meta=meta, notes=notes)
+    named = reader.GetMetaData("Modality").strip() if reader.HasMetaDataKey("Modality") else ""
+    if named:
+        meta["header_modality"] = named
+    return Volume(array=array, affine=affine, modality=_METAIMAGE_MODALITIES.get(named.upper()), meta=meta,
+                  notes=notes)
 
 
 def write_nifti(volume: Volume, path: str | Path) -> Path:
