@@ -31,6 +31,7 @@ from spinedetect.grading import (
 from spinedetect.labels import CANAL, Label, union_mask
 from spinedetect.measure.centreline import Centreline, fit_centreline, voxel_to_world
 from spinedetect.measure.compromise import CompromiseProfile, CompromiseResult, plateau_run
+from spinedetect.measure.levels import base_level_name, name_vertebrae
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
@@ -43,7 +44,6 @@ from spinedetect.measure.vertebrae import (
     expected_heights,
     find_lesions,
     height_loss,
-    name_vertebrae,
     split_vertebrae,
     voxels_of,
 )
@@ -355,7 +355,8 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
 
     # names, heights
     conus = _conus(sec, cfg)
-    naming = name_vertebrae(verts, bc, conus_s_mm=conus, conus_level=cfg.conus_level, level_hint=level_hint,
+    naming = name_vertebrae(verts, bc, cl_ext, shape=labels.shape, affine=affine, conus_s_mm=conus,
+                            conus_level=cfg.conus_level, level_hint=level_hint,
                             sacrum_length_factor=cfg.sacrum_length_factor)
     for v in verts:
         if v.name is None:
@@ -470,7 +471,7 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         if lv_lesions:
             sins_why: dict[str, str] = {}
             try:
-                loc = sins_location_score(v.name) if v.name else None
+                loc = sins_location_score(base_level_name(v.name)) if v.name else None  # "L5?" scores as L5
             except ValueError:
                 loc = None
             if loc is None:
