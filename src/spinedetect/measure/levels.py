@@ -308,10 +308,10 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, centreline: Centr
         return Naming("none", 0.0, f"{why} and no level hint: levels are numbered V1..Vn from the top")
     conf = anchor.confidence
     detail = anchor.reason
-    # bodies counted across a missing body (a gap between them and the anchor) may be one level off
+    # bodies counted across a missing body (a gap between them and the anchor) may be one level off; the
+    # confidence stays that of the anchor and of the names on its side of the gap
     across = {v.index for v in verts if any(min(v.index, anchor.index) <= g < max(v.index, anchor.index) for g in gaps)}
     if across:
-        conf -= 0.2
         detail += f"; {column_txt}: names counted across it are uncertain"
     delta, conus_txt = _conus_check(verts, names, conus_s_mm, conus_level)
     conf = float(np.clip(conf + delta, 0.05, 0.95))
