@@ -150,3 +150,18 @@ def test_real_bodies_named_as_documented(shared_data, case):
         got[i] = rep.levels[int(np.argmin(d))]["name"] if min(d) < 10.0 else None
     assert {i: base_level_name(n) if n else n for i, n in got.items()} == truth, rep.naming
     assert len(rep.levels) == len(order) and _one_kind_of_name(_names(rep))
+
+
+def test_small_lordotic_column_is_not_taken_for_a_lumbar_one():
+    # the same lordotic column ending in a disc at half the size: bodies 15 mm deep are cervical-sized
+    # (a cervical column is lordotic too and may end at C7-T1), so no L5 is read from it
+    shape, aff = grid_for(NO_SACRUM, (1.2, 1.2, 1.2))
+    lab = voxelise(NO_SACRUM, shape, aff)
+    small = aff.copy()
+    small[:3, :] *= 0.5
+    rep = measure_labels(lab, small)
+    assert rep.naming["rule"] == "none" and _names(rep)[0] == "V1"
+    hinted = measure_labels(lab, small, level_hint="lowest=C7")  # the hint names them, sizes agree
+    assert _names(hinted) == ["C3", "C4", "C5", "C6", "C7"] and "contradict" not in hinted.naming["detail"]
+    wrong = _measure(NO_SACRUM, level_hint="lowest=C7")  # 30 mm deep bodies named cervical: said so
+    assert wrong.naming["rule"] == "hint" and "contradict" in wrong.naming["detail"]

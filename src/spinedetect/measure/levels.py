@@ -60,6 +60,12 @@ GAP_FACTOR = 1.6
 #: a spacing this much above the median, or a turn this sharp (degrees), is no spinal column.
 BROKEN_FACTOR = 2.5
 BROKEN_TURN_DEG = 60.0
+#: the lowest bodies of a column ending at the lumbosacral junction are lumbar-sized: anteroposterior depth
+#: (mm) at least this (adult L3-S1 about 30-45 mm; measured 22-38 on real MRI, partial S1 included;
+#: cervical bodies are 15-18 mm deep).
+LUMBAR_MIN_DEPTH_MM = 20.0
+#: a body named cervical is smaller than this (mm); one this deep is no cervical vertebra.
+CERVICAL_MAX_DEPTH_MM = 26.0
 #: neighbouring bodies lie at least this many body depths apart (body height + disc: 1.0-1.3 body depths
 #: from C3 to L5); closer centroids are fragments of bodies, not a column.
 MIN_SPACING_PER_DEPTH = 0.75
@@ -181,8 +187,8 @@ def lumbosacral_anchor(verts: list[Vertebra], bc: BoneCoordinates, chain: BodyCh
     ``room_mm``: :func:`room_below_mm`. Lengths are arc lengths along the canal (mm).
     """
     n = len(verts)
-    if n < 2:
-        return None
+    if n < 2 or float(np.median(chain.depth_mm[-3:])) < LUMBAR_MIN_DEPTH_MM:
+        return None  # too few bodies, or too small for lumbar ones (a cervical column is lordotic too)
     f = disc_below_fraction(chain, bc)
     turn = float(chain.turn_deg[-2]) if n >= 3 else float("nan")
     lordotic = np.isfinite(turn) and turn >= LORDOTIC_TURN_DEG
@@ -191,8 +197,9 @@ def lumbosacral_anchor(verts: list[Vertebra], bc: BoneCoordinates, chain: BodyCh
     disc_txt = "no disc below it" if f is None or f < 0.005 else f"a disc below it {100 * f:.0f} % of a typical disc"
     if f is not None and f >= DISC_BELOW_FULL:
         if lordotic and room_mm >= m:
-            return Anchor(n - 1, "L5", 0.75, f"the lowest body has {disc_txt}, the field of view goes on {room_mm:.0f} mm "
-                          f"below with no body segmented there, and the column {turn_txt} (lumbar curve): L5 above "
+            return Anchor(n - 1, "L5", 0.75, f"the lowest body has {disc_txt}, the field of view goes on "
+                          f"{room_mm:.0f} mm below with no body segmented there, and the column {turn_txt} (lumbar "
+                          "curve): L5 above "
                           "an unsegmented sacrum")
         return None
     lengths = np.array([np.ptp(bc.s[v.body]) for v in verts])
@@ -222,8 +229,9 @@ def _column_problems(chain: BodyChain) -> tuple[bool, set[int], str]:
     depth = float(np.median(chain.depth_mm))
     if (np.any(chain.spacing > BROKEN_FACTOR * m) or np.any(turns > BROKEN_TURN_DEG)
             or m < MIN_SPACING_PER_DEPTH * depth):
-        return True, set(), (f"the bodies do not form a spinal column (spacings {np.round(chain.spacing).astype(int).tolist()}"
-                             f" mm for bodies {depth:.0f} mm deep, largest turn {turns.max() if len(turns) else 0:.0f} deg)")
+        spacings = np.round(chain.spacing).astype(int).tolist()
+        return True, set(), (f"the bodies do not form a spinal column (spacings {spacings} mm for bodies "
+                             f"{depth:.0f} mm deep, largest turn {turns.max() if len(turns) else 0:.0f} deg)")
     gaps = {int(k) for k in np.flatnonzero(chain.spacing > GAP_FACTOR * m)}
     text = (f"a body seems missing between {len(gaps)} pair(s) of neighbours (spacing > {GAP_FACTOR} x the median "
             f"{m:.0f} mm)") if gaps else ""
@@ -254,6 +262,16 @@ def _conus_check(verts: list[Vertebra], names: list[str], conus_s_mm: float | No
         return 0.0, (f"the cord ends at {names[k]}, below where the conus lies (about {conus_level}): the label map "
                      "probably draws the cauda equina as cord, so the cord end is not used")
     return -0.15, f"the cord ends at {names[k]}, unusually high for a conus: check the levels"
+
+
+def _size_check(chain: BodyChain, names: list[str]) -> tuple[float, str]:
+    """Confidence change and sentence when body sizes contradict the names' regions (a cross-check)."""
+    wrong = [f"{n} ({d:.0f} mm deep)" for n, d in zip(names, chain.depth_mm)
+             if (n.startswith("C") and d >= CERVICAL_MAX_DEPTH_MM)
+             or ((n.startswith("L") or n == "S1") and d < LUMBAR_MIN_DEPTH_MM)]
+    if not wrong:
+        return 0.0, ""
+    return -0.3, f"body sizes contradict the names' regions: {', '.join(wrong[:3])}: check the levels"
 
 
 def _write(verts: list[Vertebra], names: list[str] | None, uncertain: set[int]) -> None:
@@ -296,6 +314,8 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, centreline: Centr
             agree = names == hinted
             detail += (f"; the anatomy ({anchor.reason}) names the lowest {names[-1]}: "
                        f"{'agrees' if agree else 'disagrees, check the hint'}")
+        for txt in (column_txt, _size_check(chain, hinted)[1]):
+            detail += f"; {txt}" if txt else ""
         _write(verts, hinted, set())
         return Naming("hint", 1.0, detail)
     if broken:
@@ -313,10 +333,10 @@ def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, centreline: Centr
     across = {v.index for v in verts if any(min(v.index, anchor.index) <= g < max(v.index, anchor.index) for g in gaps)}
     if across:
         detail += f"; {column_txt}: names counted across it are uncertain"
-    delta, conus_txt = _conus_check(verts, names, conus_s_mm, conus_level)
-    conf = float(np.clip(conf + delta, 0.05, 0.95))
-    if conus_txt:
-        detail += f"; {conus_txt}"
+    for delta, txt in (_conus_check(verts, names, conus_s_mm, conus_level), _size_check(chain, names)):
+        conf += delta
+        detail += f"; {txt}" if txt else ""
+    conf = float(np.clip(conf, 0.05, 0.95))
     uncertain = set(range(len(verts))) if conf < CONFIDENT else across
     if uncertain:
         detail += f"; names marked {UNCERTAIN} are uncertain"

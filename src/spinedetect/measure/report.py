@@ -82,7 +82,7 @@ class MeasureConfig:
     min_disc_gap_mm: float = 8.0               # disc fragments closer than this are one disc
     min_body_fraction: float = 0.25            # a body smaller than this x the median body is not a vertebra
     sacrum_length_factor: float = 1.4
-    conus_level: str = "L1"                    # the vertebra holding the conus tip, when naming by the conus
+    conus_level: str = "L1"                    # where the conus usually lies (+-1 level): a naming cross-check
     conus_margin_mm: float = 10.0              # canal must continue this far below the cord end to be a conus
     min_lesion_volume_mm3: float = 5.0
     lesion_blastic_z: float = 1.0
@@ -319,7 +319,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     """Measure a schema label map (i, j, k) on ``affine`` (voxel -> RAS world mm).
 
     ``image`` (same grid) with ``modality="CT"`` lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
-    ``"highest=T10"``) names the levels when neither the sacrum nor the conus is in view.
+    ``"highest=T10"``) names the levels, whatever the anatomy says (spinedetect.measure.levels).
     """
     # the matrix products here are thin (n x 3 points): BLAS threads cost more than they give, and in a
     # batch they would fight the DICOM helper process for the second core (bench_measure: CPU time halves)

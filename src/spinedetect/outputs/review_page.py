@@ -115,7 +115,8 @@ def _page_parts(entries: Sequence[StudyEntry], title: str, subtitle: str) -> Ite
         images = "".join(_img(p) for p in e.overlays)
         who = f"<br><small>{html.escape(e.patient_label)}</small>" if e.patient_label else ""
         sure = ("" if e.naming_confidence is None else "<br><small>levels not named</small>"
-                if e.naming_confidence <= 0 else f"<br><small>level names: confidence {e.naming_confidence:.2f}</small>")
+                if e.naming_confidence <= 0 else
+                f"<br><small>level names: confidence {e.naming_confidence:.2f}</small>")
         yield (
             f'<tr class="study" data-alert="{group}" id="study-{n}">'
             f'<td>{n}</td><td><span class="badge {group}">{group}</span></td>'
