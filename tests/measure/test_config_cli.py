@@ -26,7 +26,8 @@ def test_shipped_yaml_equals_defaults():
 
 @pytest.fixture(scope="module")
 def label_file(tmp_path_factory) -> Path:
-    spine = SynthSpine(length_mm=150.0, narrow_s_mm=70.0, narrow_factor=0.6, n_vertebrae=4, sacrum_len_mm=26.0)
+    # a sacrum block 34 mm long in view (1.5 x the bodies): S1 for sure, so the levels are named outright
+    spine = SynthSpine(length_mm=160.0, narrow_s_mm=70.0, narrow_factor=0.6, n_vertebrae=4, sacrum_len_mm=40.0)
     shape, aff = grid_for(spine, (1.2, 1.2, 1.2))
     path = tmp_path_factory.mktemp("cli") / "labels.nii.gz"
     nib.save(nib.Nifti1Image(voxelise(spine, shape, aff), aff), str(path))
@@ -39,8 +40,7 @@ def test_cli_prints_table_and_writes_report(label_file, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Bilsky" in text and "alert: URGENT" in text and "L4" in text
     rep = json.loads(out.read_text())
-    # the short, straight synthetic sacrum is an uncertain S1: names carry the mark ("L4?")
-    assert rep["alert"]["level"] == "urgent" and rep["worst"]["level"] in ("L4", "L4?")
+    assert rep["alert"]["level"] == "urgent" and rep["worst"]["level"] == "L4"
     assert [p.name for p in out.parent.iterdir()] == ["report.json"]  # no temp file left behind
     # dispatched through the spinedetect command too
     assert spinedetect_main(["measure", str(label_file)]) == 0

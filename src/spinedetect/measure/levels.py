@@ -52,6 +52,9 @@ DISC_BELOW_NONE = 0.15
 #: the column turns this much (degrees, towards posterior) into S1 only: L4-L5-S1 turned 18-45 degrees,
 #: T12..L5 at most 23.
 LUMBOSACRAL_TURN_DEG = 28.0
+#: a turn this lordotic at the second-lowest body is the low lumbar curve (measured 8-23 deg at L4,
+#: 18-45 at L5): the lowest body is L5 or S1.
+LOW_LUMBAR_TURN_DEG = 15.0
 #: a turn at least this lordotic at the second-lowest body says the column ends in the lumbar curve
 #: (the thoracic curve turns the other way).
 LORDOTIC_TURN_DEG = 5.0
@@ -199,8 +202,7 @@ def lumbosacral_anchor(verts: list[Vertebra], bc: BoneCoordinates, chain: BodyCh
         if lordotic and room_mm >= m:
             return Anchor(n - 1, "L5", 0.75, f"the lowest body has {disc_txt}, the field of view goes on "
                           f"{room_mm:.0f} mm below with no body segmented there, and the column {turn_txt} (lumbar "
-                          "curve): L5 above "
-                          "an unsegmented sacrum")
+                          "curve): L5 above an unsegmented sacrum")
         return None
     lengths = np.array([np.ptp(bc.s[v.body]) for v in verts])
     if lengths[-1] >= sacrum_length_factor * np.median(lengths[:-1]):
@@ -210,7 +212,7 @@ def lumbosacral_anchor(verts: list[Vertebra], bc: BoneCoordinates, chain: BodyCh
         return Anchor(n - 1, "S1", 0.75, f"the lowest body has {disc_txt} and the column {turn_txt}, as at the "
                       "lumbosacral junction: S1")
     no_disc = f is None or f < DISC_BELOW_NONE
-    if no_disc and (not verts[-1].partial or lordotic):
+    if no_disc and np.isfinite(turn) and turn >= LOW_LUMBAR_TURN_DEG:
         return Anchor(n - 1, "S1", 0.5, f"the lowest body has {disc_txt} but the column {turn_txt}, less than at a "
                       "lumbosacral junction: taken as S1, though it may be L5 with its disc missed")
     if not no_disc and lordotic and room_mm >= m:
