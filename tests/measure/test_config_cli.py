@@ -26,7 +26,8 @@ def test_shipped_yaml_equals_defaults():
 
 @pytest.fixture(scope="module")
 def label_file(tmp_path_factory) -> Path:
-    spine = SynthSpine(length_mm=150.0, narrow_s_mm=70.0, narrow_factor=0.6, n_vertebrae=4, sacrum_len_mm=26.0)
+    # a sacrum block 34 mm long in view (1.5 x the bodies): S1 for sure, so the levels are named outright
+    spine = SynthSpine(length_mm=160.0, narrow_s_mm=70.0, narrow_factor=0.6, n_vertebrae=4, sacrum_len_mm=40.0)
     shape, aff = grid_for(spine, (1.2, 1.2, 1.2))
     path = tmp_path_factory.mktemp("cli") / "labels.nii.gz"
     nib.save(nib.Nifti1Image(voxelise(spine, shape, aff), aff), str(path))
@@ -50,7 +51,9 @@ def test_cli_with_image_and_hint(label_file, tmp_path, capsys):
     image_path = tmp_path / "image.nii.gz"
     nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj).astype(np.float32) * 10, img.affine), str(image_path))
     assert main([str(label_file), "--image", str(image_path), "--modality", "CT", "--level-hint", "lowest=L5"]) == 0
-    assert "levels named by: sacrum" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "levels named by: hint (confidence 1.00)" in out  # the user's hint wins over the sacrum
+    assert "\nL5 " in out and "S1" not in out
 
 
 @pytest.mark.parametrize("args", [

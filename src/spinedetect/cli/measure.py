@@ -31,7 +31,8 @@ def get_parser() -> CommandParser:
     p.add_argument("--modality", choices=("CT", "MR"), default=None, help="modality of --image")
     p.add_argument("--out", type=Path, default=None, help="write the report here (JSON)")
     p.add_argument("--level-hint", default=None,
-                   help="name the levels when no sacrum or conus is in view, e.g. 'lowest=L5' or 'highest=T10'")
+                   help="name the levels from the lowest or highest vertebra in view, e.g. 'lowest=L5' or "
+                        "'highest=T10'; a hint always wins over the names read from the anatomy")
     p.add_argument("--config", type=Path, default=None, help="measurement settings (configs/measure.yaml)")
     p.add_argument("--alert-config", type=Path, default=None, help="alert thresholds (configs/alert.yaml)")
     add_common_options(p)
@@ -78,7 +79,9 @@ def format_table(report: MeasurementReport) -> str:
     rows.append("")
     rows.append(f"alert: {alert.level.value.upper()}" + (f" (worst level {alert.worst_level})" if alert.worst_level else ""))
     rows.extend(f"  - {r}" for r in alert.reasons)
-    rows.append(f"levels named by: {report.naming['rule']} (confidence {report.naming['confidence']:.1f})")
+    rows.append(f"levels named by: {report.naming['rule']} (confidence {report.naming['confidence']:.2f})"
+                + ("; names ending in ? are uncertain" if any(str(lv["name"]).endswith("?") for lv in report.levels)
+                   else ""))
     return "\n".join(rows)
 
 

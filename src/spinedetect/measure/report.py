@@ -31,6 +31,7 @@ from spinedetect.grading import (
 from spinedetect.labels import CANAL, Label, union_mask
 from spinedetect.measure.centreline import Centreline, fit_centreline, voxel_to_world
 from spinedetect.measure.compromise import CompromiseProfile, CompromiseResult, plateau_run
+from spinedetect.measure.levels import base_level_name, name_vertebrae
 from spinedetect.measure.sections import CrossSections, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
@@ -43,7 +44,6 @@ from spinedetect.measure.vertebrae import (
     expected_heights,
     find_lesions,
     height_loss,
-    name_vertebrae,
     split_vertebrae,
     voxels_of,
 )
@@ -82,7 +82,7 @@ class MeasureConfig:
     min_disc_gap_mm: float = 8.0               # disc fragments closer than this are one disc
     min_body_fraction: float = 0.25            # a body smaller than this x the median body is not a vertebra
     sacrum_length_factor: float = 1.4
-    conus_level: str = "L1"                    # the vertebra holding the conus tip, when naming by the conus
+    conus_level: str = "L1"                    # where the conus usually lies (+-1 level): a naming cross-check
     conus_margin_mm: float = 10.0              # canal must continue this far below the cord end to be a conus
     min_lesion_volume_mm3: float = 5.0
     lesion_blastic_z: float = 1.0
@@ -319,7 +319,7 @@ def measure_labels(labels: np.ndarray, affine: np.ndarray, *, image: np.ndarray 
     """Measure a schema label map (i, j, k) on ``affine`` (voxel -> RAS world mm).
 
     ``image`` (same grid) with ``modality="CT"`` lets lesions be typed lytic / blastic / mixed. ``level_hint`` (``"lowest=L5"``,
-    ``"highest=T10"``) names the levels when neither the sacrum nor the conus is in view.
+    ``"highest=T10"``) names the levels, whatever the anatomy says (spinedetect.measure.levels).
     """
     # the matrix products here are thin (n x 3 points): BLAS threads cost more than they give, and in a
     # batch they would fight the DICOM helper process for the second core (bench_measure: CPU time halves)
@@ -355,7 +355,8 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
 
     # names, heights
     conus = _conus(sec, cfg)
-    naming = name_vertebrae(verts, bc, conus_s_mm=conus, conus_level=cfg.conus_level, level_hint=level_hint,
+    naming = name_vertebrae(verts, bc, cl_ext, shape=labels.shape, affine=affine, conus_s_mm=conus,
+                            conus_level=cfg.conus_level, level_hint=level_hint,
                             sacrum_length_factor=cfg.sacrum_length_factor)
     for v in verts:
         if v.name is None:
@@ -470,7 +471,7 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         if lv_lesions:
             sins_why: dict[str, str] = {}
             try:
-                loc = sins_location_score(v.name) if v.name else None
+                loc = sins_location_score(base_level_name(v.name)) if v.name else None  # "L5?" scores as L5
             except ValueError:
                 loc = None
             if loc is None:

@@ -1,35 +1,28 @@
-"""Vertebra instances, level names, body heights and lesion instances from a schema label map.
+"""Vertebra instances, body heights and lesion instances from a schema label map.
 
 Every bone voxel gets canal coordinates from the (prolonged) centreline: arc length ``s`` (mm, grows
 inferiorly), ``a`` along the anterior axis and ``l`` along the lateral (patient right) axis, both in mm
 from the centreline. Discs cut the spine into vertebrae at their arc-length centres; without discs the
 connected bodies are the vertebrae. Posterior elements join the vertebra whose arc-length extent holds
-them. Names come from the sacrum (S1) when in view, else from the conus, else from a user hint.
+them. Level names come from spinedetect.measure.levels.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
-from spinedetect.errors import InputError
 from spinedetect.labels import Label, union_mask
 from spinedetect.measure.centreline import Centreline, voxel_to_world
 
-__all__ = ["LEVEL_NAMES", "BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "Naming",
-           "LesionSite", "voxels_of", "bone_voxels", "bone_coordinates", "split_vertebrae",
-           "name_vertebrae", "parse_level_hint", "body_heights", "height_loss", "expected_heights", "HEIGHT_BINS",
-           "find_lesions"]
+__all__ = ["BONE_LABELS", "BoneVoxels", "BoneCoordinates", "Vertebra", "Lesion", "LesionSite", "voxels_of",
+           "bone_voxels", "bone_coordinates", "split_vertebrae", "body_heights", "height_loss", "expected_heights",
+           "HEIGHT_BINS", "find_lesions"]
 
 log = logging.getLogger(__name__)
-
-#: Vertebral level names from the top of the spine to S1 (the top of the sacrum).
-LEVEL_NAMES: tuple[str, ...] = (tuple(f"C{i}" for i in range(1, 8)) + tuple(f"T{i}" for i in range(1, 13))
-                                + tuple(f"L{i}" for i in range(1, 6)) + ("S1",))
 
 
 class LesionSite:
@@ -88,15 +81,6 @@ class Vertebra:
     @property
     def s_centre(self) -> float:
         return 0.5 * (self.s_from + self.s_to)
-
-
-@dataclass(frozen=True)
-class Naming:
-    """How the vertebrae were named: ``rule`` (sacrum / conus / hint / none), ``confidence`` 0..1, detail."""
-
-    rule: str
-    confidence: float
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -191,6 +175,23 @@ def _disc_centres(bc: BoneCoordinates, min_gap_mm: float) -> list[float]:
     return [s for s, _ in merged]
 
 
+def _join_pieces_of_one_body(pieces: list[np.ndarray], bc: BoneCoordinates, *, factor: float = 0.45
+                             ) -> list[np.ndarray]:
+    """Join neighbouring body pieces (in canal order) whose world centroids lie closer than ``factor`` x
+    the median centroid spacing: one body cut apart where the canal curves sharply (at L5-S1 a disc
+    centre projects through the next body), which would otherwise be two vertebrae with two names."""
+    if len(pieces) < 3:
+        return pieces
+    gap = np.linalg.norm(np.diff(np.array([bc.xyz[p].mean(axis=0) for p in pieces]), axis=0), axis=1)
+    joined = [pieces[0]]
+    for k in range(1, len(pieces)):
+        if gap[k - 1] < factor * float(np.median(gap)):
+            joined[-1] = np.concatenate([joined[-1], pieces[k]])
+        else:
+            joined.append(pieces[k])
+    return joined
+
+
 def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centreline, *,
                     min_disc_gap_mm: float = 8.0, min_body_fraction: float = 0.25) -> list[Vertebra]:
     """Vertebra instances ordered from superior to inferior.
@@ -227,6 +228,7 @@ def split_vertebrae(labels: np.ndarray, bc: BoneCoordinates, centreline: Centrel
     ref = float(np.median(sizes[sizes >= 0.2 * sizes.max()]))
     pieces = [p for p in pieces if len(p) >= max(10, min_body_fraction * ref)]
     pieces.sort(key=lambda p: float(np.median(bc.s[p])))
+    pieces = _join_pieces_of_one_body(pieces, bc)
     centres = [float(np.median(bc.s[p])) for p in pieces]
     # mid-disc = midway between the inferior endplate above and the superior endplate below (robust
     # percentiles over the whole endplate, so its central concavity does not move the boundary)
@@ -348,79 +350,6 @@ def expected_heights(k: int, verts: list["Vertebra"], *, outlier_pct: float = 18
         coef = np.polyfit(x, h, 1)
         return coef[0] * k + coef[1]
     return np.median(h, axis=0)
-
-
-def parse_level_hint(hint: str) -> tuple[str, str]:
-    """``"lowest=L5"`` / ``"highest=T10"`` -> (which, name); raises InputError otherwise."""
-    m = re.fullmatch(r"\s*(lowest|highest)\s*=\s*([CTLS]\d{1,2})\s*", hint or "", flags=re.IGNORECASE)
-    if not m or m.group(2).upper() not in LEVEL_NAMES:
-        raise InputError(f"Level hint {hint!r} is not understood", expected="'lowest=NAME' or 'highest=NAME' "
-                         "with NAME one of C1..C7, T1..T12, L1..L5, S1", found=repr(hint),
-                         hint="For example --level-hint lowest=L5")
-    return m.group(1).lower(), m.group(2).upper()
-
-
-def _apply_names(verts: list[Vertebra], anchor: int, name: str) -> None:
-    p = LEVEL_NAMES.index(name)
-    for v in verts:
-        q = p + (v.index - anchor)
-        v.name = LEVEL_NAMES[q] if 0 <= q < len(LEVEL_NAMES) else None
-
-
-def _hint_agrees(verts: list[Vertebra], hint: tuple[str, str]) -> bool:
-    which, name = hint
-    return (verts[-1] if which == "lowest" else verts[0]).name == name
-
-
-def name_vertebrae(verts: list[Vertebra], bc: BoneCoordinates, *, conus_s_mm: float | None,
-                   conus_level: str = "L1", level_hint: str | None = None,
-                   sacrum_length_factor: float = 1.4) -> Naming:
-    """Name ``verts`` in place (superior to inferior) and say which rule named them and how sure it is.
-
-    Rules, first that applies: the sacrum (lowest vertebra with no disc below it, either fully inside the
-    field of view or longer than ``sacrum_length_factor`` x the median body) is S1; the vertebra holding
-    the conus tip (cord end) is ``conus_level``; the user's ``level_hint``; otherwise generic ``V1..Vn``.
-    """
-    if not verts:
-        return Naming("none", 0.0, "no vertebral bodies in the label map")
-    hint = parse_level_hint(level_hint) if level_hint else None
-    lengths = np.array([np.ptp(bc.s[v.body]) for v in verts])
-    last = verts[-1]
-    if len(verts) >= 2 and last.disc_below is not True:
-        long_ = bool(lengths[-1] >= sacrum_length_factor * np.median(lengths[:-1]))
-        complete = not last.partial and last.disc_below is False
-        if long_ or complete:
-            last.is_sacrum = True
-            _apply_names(verts, last.index, "S1")
-            why = " and ".join(w for w, ok in (("longer than the bodies above", long_),
-                                                ("entirely in view", complete)) if ok)
-            conf = 0.9 if long_ else 0.7
-            detail = f"lowest vertebra has no disc below and is {why}: named S1"
-            conus_v = next((v for v in verts if conus_s_mm is not None and v.s_from <= conus_s_mm < v.s_to), None)
-            if conus_v is not None:  # a cross-check, not a rule: the conus lies at T12-L2 in most adults
-                agrees = conus_v.name in ("T12", "L1", "L2")
-                conf = min(0.95, conf + 0.05) if agrees else conf - 0.2
-                detail += f"; the conus at {conus_v.name} {'agrees' if agrees else 'is unusual: check the levels'}"
-            if hint is not None:
-                detail += f"; level hint {level_hint!r} {'agrees' if _hint_agrees(verts, hint) else 'disagrees'}"
-            return Naming("sacrum", round(conf, 2), detail)
-    if conus_s_mm is not None:
-        for v in verts:
-            if v.s_from <= conus_s_mm < v.s_to:
-                _apply_names(verts, v.index, conus_level)
-                detail = (f"the cord ends (conus) at this vertebra, taken as {conus_level}; the conus lies "
-                          "between T12 and L2 in most adults")
-                if hint is not None:
-                    detail += f"; level hint {level_hint!r} {'agrees' if _hint_agrees(verts, hint) else 'disagrees'}"
-                return Naming("conus", 0.5, detail)
-    if hint is not None:
-        which, name = hint
-        anchor = verts[-1].index if which == "lowest" else verts[0].index
-        _apply_names(verts, anchor, name)
-        return Naming("hint", 1.0, f"user hint: {which} vertebra in view is {name}")
-    for v in verts:
-        v.name = None
-    return Naming("none", 0.0, "no sacrum, no conus and no level hint: levels are numbered V1..Vn from the top")
 
 
 def find_lesions(labels: np.ndarray, bc: BoneCoordinates, verts: list[Vertebra], affine: np.ndarray,

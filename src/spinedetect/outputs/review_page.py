@@ -21,7 +21,10 @@ __all__ = ["StudyEntry", "worklist_order", "render_review_page", "write_review_p
 
 @dataclass(frozen=True)
 class StudyEntry:
-    """One study row of the worklist. ``status`` is ``"ok"`` or ``"failed"`` (then ``error`` says why)."""
+    """One study row of the worklist. ``status`` is ``"ok"`` or ``"failed"`` (then ``error`` says why).
+
+    ``naming_confidence`` (0..1) is shown under the worst level: how sure its level name is (names ending
+    in "?" are uncertain)."""
 
     key: str
     status: str = "ok"
@@ -34,6 +37,7 @@ class StudyEntry:
     overlays: tuple[Path, ...] = field(default_factory=tuple)
     error: str | None = None
     patient_label: str | None = None
+    naming_confidence: float | None = None  # report.json naming.confidence (0: levels not named)
 
 
 # Failed studies sort right after urgent ones: nothing is known about them, so a person must look.
@@ -110,10 +114,13 @@ def _page_parts(entries: Sequence[StudyEntry], title: str, subtitle: str) -> Ite
             detail = f'<ul class="reasons">{items}</ul>'
         images = "".join(_img(p) for p in e.overlays)
         who = f"<br><small>{html.escape(e.patient_label)}</small>" if e.patient_label else ""
+        sure = ("" if e.naming_confidence is None else "<br><small>levels not named</small>"
+                if e.naming_confidence <= 0 else
+                f"<br><small>level names: confidence {e.naming_confidence:.2f}</small>")
         yield (
             f'<tr class="study" data-alert="{group}" id="study-{n}">'
             f'<td>{n}</td><td><span class="badge {group}">{group}</span></td>'
-            f"<td><code>{html.escape(e.key)}</code>{who}</td><td>{html.escape(e.worst_level or '')}</td>"
+            f"<td><code>{html.escape(e.key)}</code>{who}</td><td>{html.escape(e.worst_level or '')}{sure}</td>"
             f"<td>{pct}</td><td>{html.escape(e.bilsky or '')}</td><td>{html.escape(e.series or '')}</td></tr>"
             f'<tr class="detail"><td></td><td colspan="6">{detail}<details{" open" if group == "urgent" else ""}>'
             f'<summary>images</summary><div class="images">{images}</div></details></td></tr>')

@@ -15,7 +15,7 @@ import numpy as np
 from spinedetect.io.volume import Volume
 from spinedetect.outputs.overlay import Mark, axial_plane, render_overlay, sagittal_plane, save_png
 
-__all__ = ["SAGITTAL_PNG", "WORST_SECTION_PNG", "volume_extent_mm", "write_study_pictures"]
+__all__ = ["SAGITTAL_PNG", "WORST_SECTION_PNG", "volume_extent_mm", "naming_text", "write_study_pictures"]
 
 SAGITTAL_PNG = "sagittal.png"
 WORST_SECTION_PNG = "axial_worst.png"
@@ -46,6 +46,18 @@ def _section_text(worst: Mapping[str, Any], levels: Sequence[Mapping[str, Any]])
     return ", ".join(parts)
 
 
+def naming_text(naming: Mapping[str, Any] | None, levels: Sequence[Mapping[str, Any]]) -> str:
+    """How sure the level names are, for a picture's title ("" without a ``naming`` entry)."""
+    if not naming:
+        return ""
+    if naming.get("rule") == "none":
+        return "levels not named (numbered V1..Vn)"
+    text = f"levels by {naming.get('rule')}, confidence {float(naming.get('confidence') or 0.0):.2f}"
+    if any(str(lv.get("name", "")).endswith("?") for lv in levels):
+        text += " (names with ? are uncertain)"
+    return text
+
+
 def write_study_pictures(image: Volume, labels: Volume | None, study: Mapping[str, Any], out_dir: str | Path, *,
                          title: str = "", pixel_mm: float = 0.5) -> list[Path]:
     """Write ``sagittal.png`` and ``axial_worst.png`` into ``out_dir`` and return their paths.
@@ -64,9 +76,10 @@ def write_study_pictures(image: Volume, labels: Volume | None, study: Mapping[st
     sag = sagittal_plane(centre, volume_extent_mm(image, centre, np.asarray(unit.right_dir)),
                          volume_extent_mm(image, centre, np.asarray(unit.up_dir)))
     levels = list(study.get("levels") or [])
+    sag_title = f"{title}  (mid-sagittal)  {naming_text(study.get('naming'), levels)}".strip()
     marks = [Mark(str(lv["name"]), tuple(float(x) for x in lv["body_center_mm"]), (-int(24.0 / pixel_mm), 0))
              for lv in levels if lv.get("body_center_mm") is not None]
-    paths = [save_png(render_overlay(image, labels, sag, pixel_mm=pixel_mm, title=f"{title}  (mid-sagittal)".strip(),
+    paths = [save_png(render_overlay(image, labels, sag, pixel_mm=pixel_mm, title=sag_title,
                                      marks=marks, window=window, side_by_side=True), out_dir / SAGITTAL_PNG)]
     worst = study.get("worst") or {}
     pos = np.asarray(worst["position_mm"], dtype=np.float64) if worst.get("position_mm") is not None else centre
