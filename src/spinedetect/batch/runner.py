@@ -202,15 +202,17 @@ class OutputLock:
 
 
 def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | None, seconds: float) -> StudyResult:
-    worst = report.get("worst") or {}
-    level = worst.get("level")
-    bilsky = None
-    for lv in report.get("levels", []):
-        if lv.get("name") == level:
-            bilsky = lv.get("bilsky")
+    """The worklist row of a measured study: the alert's lead level with that level's canal compromise and
+    Bilsky grade (without an alert, the report's worst cross-section), so the row shows what raised it."""
     alert = report.get("alert") or {}
+    worst = report.get("worst") or {}
+    level = alert.get("worst_level") or worst.get("level")
+    entry = next((lv for lv in report.get("levels", []) if lv.get("name") == level), {})
+    pct = worst.get("canal_compromise_pct") if worst.get("level") == level else None
+    if pct is None:
+        pct = entry.get("canal_compromise_pct")
     return StudyResult(inp.key, inp.source, "ok", series=series, alert=alert.get("level"), worst_level=level,
-                       canal_compromise_pct=worst.get("canal_compromise_pct"), bilsky=bilsky,
+                       canal_compromise_pct=pct, bilsky=entry.get("bilsky"),
                        seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])))
 
 
