@@ -405,7 +405,9 @@ def _cord_compressed(sec: CrossSections, cord_ok: np.ndarray, abnormal: np.ndarr
     within ``gap_mm + length_mm`` (mean of the sides found): compressed when its area is
     ``bilsky_cord_area_loss_pct`` below, its AP/transverse ratio ``bilsky_cord_flattening_pct`` below
     (flattened), or epidural tumour fills ``bilsky_cord_intrusion_pct`` of the reference cord's outline
-    (same in-plane grid in every plane). Profiles are running means over ``win`` sections, as for the
+    (same in-plane grid in every plane). Area loss and flattening count only beyond twice the
+    coefficient of variation of the normal cord within that reach (its own section-to-section scatter).
+    Profiles are running means over ``win`` sections, as for the
     compromise. Only sections holding the full-size cord (``cord_ok``, touched by tumour that reaches the
     sac) are judged; without a reference cord nearby the shape cannot be judged.
     """
@@ -433,9 +435,23 @@ def _cord_compressed(sec: CrossSections, cord_ok: np.ndarray, abnormal: np.ndarr
         if sec.cord_planes is not None and sec.tumour_planes is not None and sec.tumour_touches_cord[i]:
             intrusion = min(np.count_nonzero(sec.cord_planes[j] & sec.tumour_planes[i])
                             / max(np.count_nonzero(sec.cord_planes[j]), 1) for j in refs) * 100.0
-        compressed[i] = (loss >= cfg.bilsky_cord_area_loss_pct or flat >= cfg.bilsky_cord_flattening_pct
-                         or intrusion >= cfg.bilsky_cord_intrusion_pct)
+        # a shape change counts only beyond the normal cord's own scatter next to it: a label map drawn by
+        # a model lets the cord's area and shape vary from section to section by more than a threshold
+        # fitted to clean maps
+        near = ref_ok & (np.abs(sec.s_mm - sec.s_mm[i]) <= cfg.gap_mm + cfg.length_mm)
+        area_floor = max(cfg.bilsky_cord_area_loss_pct, _scatter_pct(area[near]))
+        flat_floor = max(cfg.bilsky_cord_flattening_pct, _scatter_pct(ratio[near]))
+        compressed[i] = (loss >= area_floor or flat >= flat_floor or intrusion >= cfg.bilsky_cord_intrusion_pct)
     return compressed, judged
+
+
+def _scatter_pct(values: np.ndarray) -> float:
+    """Twice the coefficient of variation (percent) of the finite ``values``: a change smaller than this is
+    within their section-to-section scatter (0 with fewer than three values)."""
+    v = values[np.isfinite(values)]
+    if len(v) < 3 or v.mean() <= 0:
+        return 0.0
+    return float(200.0 * v.std() / v.mean())
 
 
 def _section_grades(sec: CrossSections, compressed: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
