@@ -41,7 +41,8 @@ def test_no_alert_row_shows_the_worst_section():
 
 
 def test_reasons_say_both_sides_and_missing_figures_raise_nothing():
-    alert = decide_alert([LevelFindings("T11", canal_compromise_pct=55.0), LevelFindings("T12", cord_compression_pct=None)])
+    alert = decide_alert([LevelFindings("T11", canal_compromise_pct=55.0),
+                          LevelFindings("T12", cord_compression_pct=None)])
     assert alert.level is AlertLevel.URGENT and alert.worst_level == "T11"
     assert alert.reasons == ("T11: canal area 55 % below the normal canal on both sides",)
     assert decide_alert([LevelFindings("L1", bilsky=None, osseous_lesions=0)]).level is AlertLevel.NONE

@@ -96,7 +96,7 @@ class MeasureConfig:
     bilsky_cord_flattening_pct: float = 20.0   # grade 2: cord AP/transverse ratio this much below the normal cord's
     bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
     bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
-    compression_cause_pct: float = 50.0        # a narrowing is a compression where this much of the lost canal is tissue
+    compression_cause_pct: float = 50.0        # a narrowing alerts where this much of the lost canal is tissue
     conus_taper_mm: float = 22.0               # the cord above its tip is tapering: never a cord reference
     canal_end_taper_mm: float = 18.0           # a canal ending in view tapers over this length: not measured
     min_disc_gap_mm: float = 8.0               # disc fragments closer than this are one disc
@@ -825,9 +825,10 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
               naming.confidence, len(lesions), alert.level.value)
 
     if not any(lv["canal_compromise_pct"] is not None for lv in levels) and verts:
-        notes.append("no level has normal canal on both sides within reach (the canal in view is "
-                     f"{_r(float(np.ptp(s[sec.valid])) if sec.valid.any() else 0.0)} mm long; each reference is "
-                     f"{cfg.length_mm:g} mm of normal canal starting {cfg.gap_mm:g} mm away): compromise not measurable")
+        extent = _r(float(np.ptp(s[sec.valid])) if sec.valid.any() else 0.0)
+        notes.append(f"no level has normal canal on both sides within reach (the canal in view is {extent} mm "
+                     f"long; each reference is {cfg.length_mm:g} mm of normal canal starting {cfg.gap_mm:g} mm "
+                     "away): compromise not measurable")
     worst = _worst(alert, findings, levels, focus, comp, canal_area, sec, verts)
     alert = _with_pictures(alert)
 
