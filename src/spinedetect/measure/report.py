@@ -92,8 +92,8 @@ class MeasureConfig:
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
     bilsky_cord_intrusion_pct: float = 10.0    # grade 2: tumour fills this much of where the cord should be
-    bilsky_cord_area_loss_pct: float = 10.0    # grade 2: cord area this much below the normal cord next to it
-    bilsky_cord_flattening_pct: float = 20.0   # grade 2: cord AP/transverse ratio this much below the normal cord's
+    bilsky_cord_area_loss_pct: float = 15.0    # grade 2: cord area this much below the normal cord next to it
+    bilsky_cord_flattening_pct: float = 20.0   # grade 2: cord AP diameter this much below the normal cord's
     bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
     bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
     compression_cause_pct: float = 50.0        # a narrowing alerts where this much of the lost canal is tissue
@@ -243,19 +243,20 @@ class _Compromise:
 
 
 def _both_sided_minimum(results: _Compromise, profile: np.ndarray, idx: np.ndarray) -> tuple[int | None, str | None]:
-    """The smallest of the sections ``idx`` that have normal reference on both sides (at the centre of a
-    flat minimum), or None and why not. One-sided figures are not measured: where the canal ends, widens
-    or the scan stops, one neighbour alone turns natural size into 'compromise'."""
+    """The level's smallest of the sections ``idx`` (at the centre of a flat minimum) where it has normal
+    reference on both sides, or None and why not. One-sided figures are not measured: where the canal
+    ends, widens or the scan stops, one neighbour alone turns natural size into 'compromise'; and a
+    normal section elsewhere in the level does not stand in for its narrowest one."""
     if len(idx) == 0:
         return None, None
-    both = np.array([i for i in idx if (r := results[int(i)]) is not None and r.both_sides], dtype=np.int64)
-    if len(both) == 0:
-        r = results[int(idx[np.nanargmin(profile[idx])])]
-        note = r.note if r is not None and r.note else "no normal reference within reach above or below"
-        return None, (f"not measurable: {note}; a figure needs enough normal reference on both sides (here "
-                      "the canal or cord ends, the scan ends, or the segmentation is interrupted within reach)")
-    i = int(both[np.argmin(profile[both])])
-    return plateau_run(profile, both, i, 0.01 * profile[i] + 0.5)[0], None
+    i = int(idx[np.nanargmin(profile[idx])])
+    i = plateau_run(profile, idx, i, 0.01 * profile[i] + 0.5)[0]
+    r = results[i]
+    if r is not None and r.both_sides:
+        return i, None
+    note = r.note if r is not None and r.note else "no normal reference within reach above or below"
+    return None, (f"not measurable: {note}; a figure needs enough normal reference on both sides (here the "
+                  "canal or cord ends, the scan ends, or the segmentation is interrupted within reach)")
 
 
 def _canal_normal(name: str | None, area: np.ndarray, ap: np.ndarray, i: int | None, cfg: MeasureConfig) -> str | None:
@@ -329,15 +330,26 @@ def _grade_section(idx: np.ndarray, grades: np.ndarray, grade: BilskyGrade | Non
     return int(hit[len(hit) // 2]) if len(hit) else None
 
 
-def _worst(alert: Alert, findings: list[LevelFindings], levels: list[dict[str, Any]],
-           focus: dict[str, dict[str, int | None]], comp: dict[str, _Compromise], canal_area: np.ndarray,
-           sec: CrossSections, verts: list[Vertebra]) -> dict[str, Any]:
-    """The cross-section the report (and its axial picture) shows: in the alert's lead level when there is
-    an alert, else anywhere in the named levels. Its largest both-sided canal compromise (at the centre of a
-    flat maximum); where the lead level has none, the section its Bilsky grade or cord figure was read at.
-    Below the last named level the thecal sac tapers to its end, which is anatomy, not narrowing."""
+def _compression_lead(alert: Alert, findings: list[LevelFindings]) -> str | None:
+    """The alert's lead level where a compression finding (epidural tumour, canal or cord figure) raised
+    it; None where the lead is bone only (collapse, lesions), which the sagittal picture shows."""
+    f = next((x for x in findings if x.name == alert.worst_level), None)
+    if f is None:
+        return None
+    if f.bilsky is not None and f.bilsky.ordinal >= BilskyGrade.G1A.ordinal:
+        return f.name
+    return f.name if f.canal_compromise_pct is not None or f.cord_compression_pct is not None else None
+
+
+def _worst(lead: str | None, levels: list[dict[str, Any]], focus: dict[str, dict[str, int | None]],
+           comp: dict[str, _Compromise], canal_area: np.ndarray, sec: CrossSections,
+           verts: list[Vertebra]) -> dict[str, Any]:
+    """The cross-section the report (and its axial picture) shows: in the level ``lead`` (the alert's lead,
+    where a compression raised it), else anywhere in the named levels. Its largest both-sided canal
+    compromise (at the centre of a flat maximum); where the lead level has none, the section its Bilsky
+    grade or cord figure was read at. Below the last named level the thecal sac tapers to its end, which
+    is anatomy, not narrowing."""
     s = sec.s_mm
-    lead = alert.worst_level
     span = np.zeros(len(s), dtype=bool)
     for v in verts:
         if lead is None or v.name == lead:
@@ -374,14 +386,16 @@ def _worst(alert: Alert, findings: list[LevelFindings], levels: list[dict[str, A
             "canal_area_mm2": _r(canal_area[w]),
             "canal_compromise_ap_pct": _r(ap.pct) if ap is not None and ap.both_sides else None,
             "cord_compression_pct": _r(cord.pct) if cord is not None and cord.both_sides else None,
-            "bilsky": lv.get("bilsky"), "reason": None}
+            "bilsky": lv.get("bilsky"), "reason": None,
+            # why a large figure raised no alert (unexplained narrowing, normal size), for the reader
+            "alert_note": (lv.get("null_reasons") or {}).get("canal_alert")}
 
 
-def _with_pictures(alert: Alert) -> Alert:
-    """The alert with each reason naming the picture that shows it: the lead level's section is the axial
-    picture's; every level is on the sagittal one."""
-    reasons = tuple(f"{r} (see {WORST_SECTION_PNG} and {SAGITTAL_PNG})" if k == 0 else f"{r} (see {SAGITTAL_PNG})"
-                    for k, r in enumerate(alert.reasons))
+def _with_pictures(alert: Alert, section_level: str | None) -> Alert:
+    """The alert with each reason naming the picture that shows it: every level is on the sagittal
+    picture; the level of the report's worst cross-section (``section_level``) also on the axial one."""
+    reasons = tuple(f"{r} (see {WORST_SECTION_PNG} and {SAGITTAL_PNG})" if r.split(":", 1)[0] == section_level
+                    else f"{r} (see {SAGITTAL_PNG})" for r in alert.reasons)
     return dataclasses.replace(alert, reasons=reasons)
 
 
@@ -398,51 +412,56 @@ def _nearest_reference(ref_ok: np.ndarray, s: np.ndarray, i: int, reach_mm: floa
 
 
 def _cord_compressed(sec: CrossSections, cord_ok: np.ndarray, abnormal: np.ndarray, win: int,
-                     cfg: MeasureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per section: whether the cord is compressed (bool) and whether that could be judged (bool).
+                     cfg: MeasureConfig) -> np.ndarray:
+    """Per section: whether the cord is compressed (bool; False where it cannot be judged).
 
     Judged on the cord's shape against the full-size cord of the nearest normal sections on each side
-    within ``gap_mm + length_mm`` (mean of the sides found): compressed when its area is
-    ``bilsky_cord_area_loss_pct`` below, its AP/transverse ratio ``bilsky_cord_flattening_pct`` below
-    (flattened), or epidural tumour fills ``bilsky_cord_intrusion_pct`` of the reference cord's outline
-    (same in-plane grid in every plane). Area loss and flattening count only beyond twice the
-    coefficient of variation of the normal cord within that reach (its own section-to-section scatter).
-    Profiles are running means over ``win`` sections, as for the
-    compromise. Only sections holding the full-size cord (``cord_ok``, touched by tumour that reaches the
-    sac) are judged; without a reference cord nearby the shape cannot be judged.
+    within ``gap_mm + length_mm``, each side alone (the smaller change, as the cord's size changes from
+    level to level too): flattened when its AP diameter is ``bilsky_cord_flattening_pct`` below; where
+    tumour touches the cord, also when its area is ``bilsky_cord_area_loss_pct`` below or tumour fills
+    ``bilsky_cord_intrusion_pct`` of the nearest normal cord's outline (same in-plane grid in every
+    plane). A cord that tumour does not touch can only be flattened through the sac: a smaller area alone
+    there is the label map's scatter (thick slices), not compression. Area loss and flattening count only
+    beyond twice the coefficient of variation of the normal cord within reach (its own
+    section-to-section scatter). Profiles are running means over ``win`` sections, as for the compromise.
+    Only sections holding the full-size cord (``cord_ok``) next to tumour that reaches the sac are judged.
     """
     n = len(sec.s_mm)
-    compressed, judged = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    compressed = np.zeros(n, dtype=bool)
     has_cord = np.nan_to_num(sec.cord_area_mm2) > 0
     area = _smooth_profile(np.where(has_cord, sec.cord_area_mm2, np.nan), win)
-    ratio = np.full(n, np.nan)
-    if sec.cord_transverse_mm is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = _smooth_profile(np.where(has_cord, sec.cord_ap_mm / sec.cord_transverse_mm, np.nan), win)
-    # a reference's running mean must not reach into the abnormal run, or it would share its loss
+    # flattening along the anterior axis, which lies in the image plane of sagittal and axial stacks alike;
+    # the transverse width runs across the thick slices of a sagittal stack and jumps by a slice at a time
+    ap = _smooth_profile(np.where(has_cord, sec.cord_ap_mm, np.nan), win)
+    # a reference's running mean must not reach into the abnormal run, or it would share its loss; the
+    # outline for the intrusion is the nearest normal plane (the frames drift along a curved canal)
     near_abnormal = np.convolve(abnormal.astype(np.float64), np.ones(win), mode="same") > 0
     ref_ok = cord_ok & ~near_abnormal & np.isfinite(area)
+    outline_ok = cord_ok & ~abnormal
+    reach = cfg.gap_mm + cfg.length_mm
     tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
     # the section itself must hold the full-size cord: a taper or a break is no compression
     for i in np.flatnonzero(tumour & has_cord & cord_ok & sec.tumour_touches_sac):
-        refs = _nearest_reference(ref_ok, sec.s_mm, i, cfg.gap_mm + cfg.length_mm)
-        if not refs:
+        refs = _nearest_reference(ref_ok, sec.s_mm, i, reach)
+        near = ref_ok & (np.abs(sec.s_mm - sec.s_mm[i]) <= reach)
+        if refs:
+            flat = min((1.0 - ap[i] / ap[j]) * 100.0 for j in refs)
+            if flat >= max(cfg.bilsky_cord_flattening_pct, _scatter_pct(ap[near])):
+                compressed[i] = True
+                continue
+        if not sec.tumour_touches_cord[i]:
             continue
-        judged[i] = True
-        loss = (1.0 - area[i] / np.mean(area[refs])) * 100.0
-        flat = (1.0 - ratio[i] / np.mean(ratio[refs])) * 100.0 if np.isfinite(ratio[refs]).all() else np.nan
-        intrusion = 0.0
-        if sec.cord_planes is not None and sec.tumour_planes is not None and sec.tumour_touches_cord[i]:
-            intrusion = min(np.count_nonzero(sec.cord_planes[j] & sec.tumour_planes[i])
-                            / max(np.count_nonzero(sec.cord_planes[j]), 1) for j in refs) * 100.0
-        # a shape change counts only beyond the normal cord's own scatter next to it: a label map drawn by
-        # a model lets the cord's area and shape vary from section to section by more than a threshold
-        # fitted to clean maps
-        near = ref_ok & (np.abs(sec.s_mm - sec.s_mm[i]) <= cfg.gap_mm + cfg.length_mm)
-        area_floor = max(cfg.bilsky_cord_area_loss_pct, _scatter_pct(area[near]))
-        flat_floor = max(cfg.bilsky_cord_flattening_pct, _scatter_pct(ratio[near]))
-        compressed[i] = (loss >= area_floor or flat >= flat_floor or intrusion >= cfg.bilsky_cord_intrusion_pct)
-    return compressed, judged
+        if refs:
+            loss = min((1.0 - area[i] / area[j]) * 100.0 for j in refs)
+            if loss >= max(cfg.bilsky_cord_area_loss_pct, _scatter_pct(area[near])):
+                compressed[i] = True
+                continue
+        if sec.cord_planes is not None and sec.tumour_planes is not None:
+            outlines = _nearest_reference(outline_ok, sec.s_mm, i, reach)
+            filled = [np.count_nonzero(sec.cord_planes[j] & sec.tumour_planes[i])
+                      / max(np.count_nonzero(sec.cord_planes[j]), 1) for j in outlines]
+            compressed[i] = bool(filled) and min(filled) * 100.0 >= cfg.bilsky_cord_intrusion_pct
+    return compressed
 
 
 def _scatter_pct(values: np.ndarray) -> float:
@@ -528,10 +547,10 @@ def _canal_gaps(sec: CrossSections, verts: list[Vertebra], notes: list[str]) -> 
     if sec.has_canal is None:
         return
     pieces = runs(sec.has_canal)
-    for (_, end), (start, _) in zip(pieces[:-1], pieces[1:]):
-        notes.append(f"implausible segmentation: no canal between {_where(sec.s_mm[end], sec.s_mm[start], verts)}, "
-                     "between stretches of canal (the canal is continuous); the sections next to the gap "
-                     "are not measured")
+    gaps = [_where(sec.s_mm[end], sec.s_mm[start], verts) for (_, end), (start, _) in zip(pieces[:-1], pieces[1:])]
+    if gaps:
+        notes.append(f"implausible segmentation: the canal is interrupted ({', '.join(gaps)}) although it is "
+                     "continuous down to the sac's end; the sections next to each gap are not measured")
 
 
 #: The conus lies at T12-L3 (DESIGN.md "Real anatomy"): a cord below L3 is the cauda equina labelled as cord.
@@ -638,6 +657,11 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         _, _, ca, cl_l = cl.project(canal_xyz)
         dist = np.hypot(ca, cl_l)
         radius = min(cfg.max_radius_mm, float(np.percentile(dist, 99.5)) + cfg.section_margin_mm)
+        stray = int(np.count_nonzero(dist > radius)) * abs(float(np.linalg.det(affine[:3, :3])))
+        if stray >= cfg.min_tumour_volume_mm3:  # label far from the canal (a finding's size): in no section
+            notes.append(f"implausible segmentation: {stray:.0f} mm³ of canal, "
+                         f"cord or tumour label lies more than {radius:.0f} mm from the canal's centreline "
+                         "(outside the spinal canal) and is not measured")
         sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
                               end_taper_mm=cfg.canal_end_taper_mm)
         cl_ext, bc, verts = vertebrae.result()
@@ -689,7 +713,7 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     cord_profile = _smooth_profile(np.where(cord_ok, sec.cord_area_mm2, np.nan), win)
     comp = {"canal": _Compromise(canal_area, s, abnormal, cfg), "canal_ap": _Compromise(canal_ap, s, abnormal, cfg),
             "cord": _Compromise(cord_profile, s, abnormal, cfg)}
-    compressed, _ = _cord_compressed(sec, cord_ok, abnormal, win, cfg)
+    compressed = _cord_compressed(sec, cord_ok, abnormal, win, cfg)
     canal_ref_ok = sec.valid & ~abnormal & np.isfinite(canal_area)
     grades = _section_grades(sec, compressed, cfg)
 
@@ -724,8 +748,8 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         for key, text in (("canal_compromise_pct", why_canal), ("canal_compromise_ap_pct", why_ap)):
             if text:
                 why[key] = text
-        if why_cord:
-            why["cord_compression_pct"] = (why_cord if np.isfinite(cord_profile[idx]).any() else
+        if i_cord is None:
+            why["cord_compression_pct"] = (why_cord if why_cord and np.isfinite(cord_profile[idx]).any() else
                                            "no full-size spinal cord at this level (conus taper, a break in "
                                            "the cord label, below the conus, or not labelled)")
         # the level's size where no both-sided figure exists: its smallest measurable section
@@ -736,7 +760,9 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         entry["canal_area_mm2"] = _r(canal_area[i_size]) if i_size is not None else None
         entry["canal_ap_mm"] = _r(canal_ap[i_ap if i_ap is not None else i_size]) if i_size is not None else None
         entry["canal_transverse_mm"] = _r(sec.canal_transverse_mm[i_size]) if i_size is not None else None
-        entry["cord_area_mm2"] = _r(cord_profile[i_cord]) if i_cord is not None else None
+        cidx = idx[np.isfinite(cord_profile[idx])]
+        i_cord_size = i_cord if i_cord is not None else (int(cidx[np.argmin(cord_profile[cidx])]) if len(cidx) else None)
+        entry["cord_area_mm2"] = _r(cord_profile[i_cord_size]) if i_cord_size is not None else None
         entry["canal_compromise_pct"] = _r(c_area.pct) if c_area is not None else None
         entry["canal_compromise_focal_pct"] = _r(c_area.focal_pct) if c_area is not None else None
         entry["canal_reference_mm2"] = ([_r(c_area.reference_above), _r(c_area.reference_below)]
@@ -745,7 +771,11 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         entry["cord_compression_pct"] = _r(c_cord.pct) if c_cord is not None else None
         entry["cord_compression_focal_pct"] = _r(c_cord.focal_pct) if c_cord is not None else None
         entry["worst_position_mm"] = ([_r(x, 2) for x in sec.centre_mm[i_size]] if i_size is not None else None)
-        canal_evidence, canal_why = _evidence(c_area, _canal_normal(v.name, canal_area, canal_ap, i_min, cfg)
+        # a documented normal size speaks against a narrowing without a cause in sight, not against a
+        # sac that epidural tumour deforms
+        normal_size = (None if i_min is None or tumour[i_min] else
+                       _canal_normal(v.name, canal_area, canal_ap, i_min, cfg))
+        canal_evidence, canal_why = _evidence(c_area, normal_size
                                               or _unexplained_narrowing(sec, i_min, canal_ref_ok, cfg))
         # extradural compression deforms the sac before the cord: a thin cord in a normal sac without
         # tumour or collapse is a thin cord label (or atrophy), not compression
@@ -829,8 +859,8 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         notes.append(f"no level has normal canal on both sides within reach (the canal in view is {extent} mm "
                      f"long; each reference is {cfg.length_mm:g} mm of normal canal starting {cfg.gap_mm:g} mm "
                      "away): compromise not measurable")
-    worst = _worst(alert, findings, levels, focus, comp, canal_area, sec, verts)
-    alert = _with_pictures(alert)
+    worst = _worst(_compression_lead(alert, findings), levels, focus, comp, canal_area, sec, verts)
+    alert = _with_pictures(alert, worst.get("level"))
 
     les_out = [{"level": les.level, "site": les.site, "type": les.type, "type_reason": les.type_reason,
                 "volume_mm3": _r(les.volume_mm3), "body_involvement_pct": _r(les.body_involvement_pct),
@@ -857,7 +887,7 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
                              f"{cfg.collapse_abnormal_pct} %), or {cfg.narrowed_pct} % below the local median",
         "bilsky": "per cross-section with epidural tumour (pieces >= "
                   f"{cfg.min_tumour_volume_mm3} mm³): cord compressed = its area >= {cfg.bilsky_cord_area_loss_pct} % "
-                  f"or its AP/transverse ratio >= {cfg.bilsky_cord_flattening_pct} % below the full-size cord of the "
+                  f"or its AP diameter >= {cfg.bilsky_cord_flattening_pct} % below the full-size cord of the "
                   f"nearest normal sections, or tumour in >= {cfg.bilsky_cord_intrusion_pct} % of that cord's outline; "
                   f"3 cord compressed or encased and no CSF (<= {cfg.bilsky_no_csf_area_mm2} mm²); 2 cord compressed, "
                   "CSF visible; 1c tumour touches the cord; 1b tumour touches the thecal sac; 1a sac not reached. "

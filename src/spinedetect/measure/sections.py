@@ -32,7 +32,7 @@ class CrossSections:
     ``tumour_touches_cord`` / ``tumour_touches_sac`` whether tumour pixels are adjacent (4-neighbours in the
     plane) to cord / to thecal sac (CSF or cord) pixels. ``cord_planes`` / ``tumour_planes`` (n, h, w) keep
     the sampled cord and tumour masks (rows anterior, columns lateral; the same pixel grid in every plane).
-    ``cord_transverse_mm`` is the cord's lateral extent; ``has_canal`` marks the planes holding any canal
+    ``has_canal`` marks the planes holding any canal
     (valid or not) and ``at_edge`` those whose canal or tumour touches the field of view's edge, so a
     caller can tell an interrupted canal (planes without canal between planes with it) from its end.
     ``label_planes`` (n, h, w) uint8 keeps every sampled label (``OUTSIDE`` beyond the image), so a
@@ -54,7 +54,6 @@ class CrossSections:
     pixel_mm: float
     cord_planes: np.ndarray | None = None
     tumour_planes: np.ndarray | None = None
-    cord_transverse_mm: np.ndarray | None = None
     has_canal: np.ndarray | None = None
     at_edge: np.ndarray | None = None
     label_planes: np.ndarray | None = None
@@ -209,7 +208,7 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
     strides = np.array([labels.shape[1] * labels.shape[2], labels.shape[2], 1], dtype=np.int64)
     n = len(centreline)
     px2 = pixel_mm * pixel_mm
-    res = {k: np.full(n, np.nan) for k in ("canal", "ap", "tr", "cord", "cord_ap", "cord_tr", "csf", "tum")}
+    res = {k: np.full(n, np.nan) for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum")}
     plain = {k: np.full(n, np.nan) for k in ("canal", "cord")}
     touch = np.zeros(n, dtype=bool)
     touch_sac = np.zeros(n, dtype=bool)
@@ -271,7 +270,6 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         first = np.argmax(lat_any, axis=1)
         last = lat_any.shape[1] - 1 - np.argmax(lat_any[:, ::-1], axis=1)
         res["tr"][sl] = np.where(has, (last - first + 1) * pixel_mm, 0.0)
-        res["cord_tr"][sl] = cord.any(axis=1).sum(axis=1) * pixel_mm
         tum_d = _shift_or(tum)
         touch[sl] = (tum_d & cord).any(axis=(1, 2))
         touch_sac[sl] = (tum_d & canal).any(axis=(1, 2))
@@ -288,7 +286,7 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
                 res[k][hit & (plain[k] == 0)] = 0.0
     _trim_ends(valid, res["canal"] + res["tum"], end_fraction)
     _trim_taper(valid, at_edge, has_canal, centreline.s_mm, end_taper_mm)
-    for k in ("canal", "ap", "tr", "cord", "cord_ap", "cord_tr", "csf", "tum"):
+    for k in ("canal", "ap", "tr", "cord", "cord_ap", "csf", "tum"):
         res[k][~valid] = np.nan
     return CrossSections(
         s_mm=centreline.s_mm.copy(), centre_mm=centreline.points_mm.copy(), valid=valid,
@@ -296,5 +294,5 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         cord_area_mm2=res["cord"], cord_ap_mm=res["cord_ap"], csf_area_mm2=res["csf"],
         tumour_area_mm2=res["tum"], tumour_touches_cord=touch & valid,
         tumour_touches_sac=touch_sac & valid,
-        pixel_mm=pixel_mm, cord_planes=cord_planes, tumour_planes=tumour_planes, cord_transverse_mm=res["cord_tr"],
+        pixel_mm=pixel_mm, cord_planes=cord_planes, tumour_planes=tumour_planes,
         has_canal=has_canal, at_edge=at_edge, label_planes=label_planes)
