@@ -27,6 +27,7 @@ class Agreement:
     naming_ok: list[bool] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     bilsky_subvoxel: list[tuple[int, int]] = field(default_factory=list)
+    worst_not_measurable: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, seed: int, truth: dict, report: dict, subvoxel_levels: frozenset[str] = frozenset()) -> None:
         """Add one phantom. ``subvoxel_levels``: levels whose only epidural tumour is thinner than a voxel
@@ -58,7 +59,15 @@ class Agreement:
         tw, mw = truth["worst"], report["worst"]
         # the worst cross-section is compared where the truth has a real narrowing (>= 10 %): on a spine
         # without one, 'worst' is the largest of the normal few-percent variations and means nothing
-        if tw["level"] is not None and (tw["canal_compromise_pct"] or 0.0) >= 10.0:
+        # The measurement gives no compromise where normal canal stands on one side only (the truth still
+        # uses one side: phantom/truth.py calls compromise_at without that requirement), e.g. a tumour at
+        # the sac's end or at the top of the field of view: there the truth's worst has no measured
+        # counterpart, so those phantoms are counted apart (worst_not_measurable), not compared.
+        at_truth = meas.get(tw["level"]) if tw["level"] is not None else None
+        if at_truth is not None and at_truth["canal_compromise_pct"] is None and \
+                (tw["canal_compromise_pct"] or 0.0) >= 10.0:
+            self.worst_not_measurable.append((seed, at_truth["null_reasons"].get("canal_compromise_pct", "")))
+        elif tw["level"] is not None and (tw["canal_compromise_pct"] or 0.0) >= 10.0:
             order = names_t
             ok = tw["level"] in order and mw["level"] in order and \
                 abs(order.index(tw["level"]) - order.index(mw["level"])) <= 1
@@ -101,6 +110,7 @@ class Agreement:
             "worst_plateau_within_5mm": (float(np.mean(np.array(self.worst_plateau_mm) <= 5.0))
                                          if self.worst_plateau_mm else None),
             "worst_position_n": len(self.worst_pos_mm),
+            "worst_not_measurable_n": len(self.worst_not_measurable),
             "naming_exact": float(np.mean(self.naming_ok)) if self.naming_ok else None,
         }
 

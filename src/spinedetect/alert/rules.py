@@ -55,7 +55,14 @@ class AlertConfig:
 
 @dataclass(frozen=True)
 class LevelFindings:
-    """What was found at one named level; None means not measurable there."""
+    """What was found at one named level; None means not measurable there (or no evidence).
+
+    ``canal_compromise_pct`` / ``cord_compression_pct`` are the figures a radiologist would accept as a
+    compression: the measurement passes them only where normal canal (cord) stands on both sides of the
+    section, as the compromise against each side alone (the smaller of the two), and not where the size
+    is within a documented normal range. ``bilsky`` comes only from epidural tumour pieces of at least the
+    minimum volume; ``osseous_lesions`` counts lesions of at least the minimum volume.
+    """
 
     name: str
     canal_compromise_pct: float | None = None
@@ -93,12 +100,10 @@ def _level_reasons(f: LevelFindings, cfg: AlertConfig) -> tuple[AlertLevel, list
     if f.canal_compromise_pct is not None and f.canal_compromise_pct >= cfg.watch_canal_compromise_pct:
         urgent = f.canal_compromise_pct >= cfg.urgent_canal_compromise_pct
         raise_to(AlertLevel.URGENT if urgent else AlertLevel.WATCH)
-        reasons.append(f"canal area {f.canal_compromise_pct:.0f} % below the normal canal next to it "
-                       "(above, below or both)")
+        reasons.append(f"canal area {f.canal_compromise_pct:.0f} % below the normal canal on both sides")
     if f.cord_compression_pct is not None and f.cord_compression_pct >= cfg.urgent_cord_compression_pct:
         raise_to(AlertLevel.URGENT)
-        reasons.append(f"cord area {f.cord_compression_pct:.0f} % below the normal cord next to it "
-                       "(above, below or both)")
+        reasons.append(f"cord area {f.cord_compression_pct:.0f} % below the normal cord on both sides")
     if f.genant is not None and f.genant >= cfg.watch_genant:
         raise_to(AlertLevel.WATCH)
         reasons.append(f"vertebral collapse, Genant grade {f.genant}")

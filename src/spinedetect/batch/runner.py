@@ -60,7 +60,7 @@ from spinedetect.errors import ConfigError, InputError, OutputError, Spinedetect
 from spinedetect.io import IOConfig, Volume, load_series, load_volume, read_series_headers, write_nifti
 from spinedetect.io.modality import settle_modality
 from spinedetect.measure import MeasureConfig, measure_labels
-from spinedetect.measure.vertebrae import parse_level_hint
+from spinedetect.measure.levels import parse_level_hint
 from spinedetect.outputs.deidentify import UIDMap
 from spinedetect.outputs.dicom_encode import encode_measurement_report, encode_segmentation, prefetch_headers
 from spinedetect.outputs.review_page import StudyEntry, write_review_page
@@ -219,15 +219,17 @@ class OutputLock:
 
 
 def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | None, seconds: float) -> StudyResult:
-    worst = report.get("worst") or {}
-    level = worst.get("level")
-    bilsky = None
-    for lv in report.get("levels", []):
-        if lv.get("name") == level:
-            bilsky = lv.get("bilsky")
+    """The worklist row of a measured study: the alert's lead level with that level's canal compromise and
+    Bilsky grade (without an alert, the report's worst cross-section), so the row shows what raised it."""
     alert = report.get("alert") or {}
+    worst = report.get("worst") or {}
+    level = alert.get("worst_level") or worst.get("level")
+    entry = next((lv for lv in report.get("levels", []) if lv.get("name") == level), {})
+    pct = worst.get("canal_compromise_pct") if worst.get("level") == level else None
+    if pct is None:
+        pct = entry.get("canal_compromise_pct")
     return StudyResult(inp.key, inp.source, "ok", series=series, alert=alert.get("level"), worst_level=level,
-                       canal_compromise_pct=worst.get("canal_compromise_pct"), bilsky=bilsky,
+                       canal_compromise_pct=pct, bilsky=entry.get("bilsky"),
                        seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])))
 
 

@@ -4,8 +4,10 @@
 measured perpendicular to the centreline, and ``m_a``, ``m_b`` the means of ``m`` over normal canal above
 and below. As in the Spinal Cord Toolbox, each reference is a stretch of ``length_mm`` (20 mm) that starts
 ``gap_mm`` (10 mm) away, here measured from the edge of the affected run around ``i`` so a long lesion
-never serves as its own reference. This one function is used both for the phantom truth (analytic
-profiles) and for measurements on masks, so the two are the same definition by construction.
+never serves as its own reference. The phantom truth (analytic profiles) and the measurement on masks
+both call :func:`compromise_at`; the measurement also asks for references of at least
+``min_reference_mm`` of usable values and reads :attr:`CompromiseResult.focal_pct` (the section against
+each side alone) so a canal that changes size from level to level, or ends, is not read as a narrowing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,24 @@ class CompromiseResult:
     reference_above: float | None
     reference_below: float | None
     note: str | None = None
+
+    @property
+    def both_sides(self) -> bool:
+        """Whether a reference above and one below were both available."""
+        return self.reference_above is not None and self.reference_below is not None
+
+    @property
+    def focal_pct(self) -> float | None:
+        """Compromise against the smaller of the two references (percent; None without both sides).
+
+        A focal narrowing is below the canal on both sides; where the canal changes size from one level to
+        the next the section lies between its references and this is near zero or negative, whatever
+        the mean-based :attr:`pct` says.
+        """
+        if not self.both_sides or not math.isfinite(self.value):
+            return None
+        ref = min(self.reference_above, self.reference_below)  # type: ignore[type-var]
+        return (1.0 - self.value / ref) * 100.0 if ref > 0 else None
 
 
 def _affected_runs(abnormal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +74,7 @@ class CompromiseProfile:
     """
 
     def __init__(self, profile: np.ndarray, s_mm: np.ndarray, abnormal: np.ndarray | None = None, *,
-                 gap_mm: float = 10.0, length_mm: float = 20.0) -> None:
+                 gap_mm: float = 10.0, length_mm: float = 20.0, min_reference_mm: float = 0.0) -> None:
         self.profile = np.asarray(profile, dtype=np.float64)
         self.s_mm = np.asarray(s_mm, dtype=np.float64)
         if self.profile.shape != self.s_mm.shape or self.profile.ndim != 1:
@@ -62,6 +82,10 @@ class CompromiseProfile:
                              f"{self.s_mm.shape}")
         abnormal = np.zeros(self.profile.shape, dtype=bool) if abnormal is None else np.asarray(abnormal, dtype=bool)
         self.usable = ~abnormal & np.isfinite(self.profile)
+        # a stretch with fewer usable sections than this is no reference (a sliver of normal canal
+        # between an interruption and a lesion says little about the normal size)
+        step = float(np.median(np.abs(np.diff(self.s_mm)))) if len(self.s_mm) > 1 else 1.0
+        self._min_count = int(math.ceil(min_reference_mm / step - 1e-9)) if step > 0 else 0
         # reference stretches of every section: above (s_lo - gap - length, s_lo - gap], below
         # [s_hi + gap, s_hi + gap + length), s_lo / s_hi the ends of the section's affected run
         run_lo, run_hi = _affected_runs(abnormal)
@@ -73,15 +97,18 @@ class CompromiseProfile:
                                   zip(self._bounds, ("right", "right", "left", "left")))
 
     def _references(self, index: int) -> tuple[float | None, float | None]:
-        """Means of the usable values in the stretches above and below section ``index`` (None: none)."""
+        """Means of the usable values in the stretches above and below section ``index`` (None: none, or
+        fewer usable sections than ``min_reference_mm`` asks for)."""
         if self._windows is not None:
             a0, a1, b0, b1 = (int(w[index]) for w in self._windows)
-            return (_mean_or_none(self.profile[a0:a1][self.usable[a0:a1]]),
-                    _mean_or_none(self.profile[b0:b1][self.usable[b0:b1]]))
-        s = self.s_mm
-        a_lo, a_hi, b_lo, b_hi = (float(b[index]) for b in self._bounds)
-        return (_mean_or_none(self.profile[self.usable & (s > a_lo) & (s <= a_hi)]),
-                _mean_or_none(self.profile[self.usable & (s >= b_lo) & (s < b_hi)]))
+            above, below = self.profile[a0:a1][self.usable[a0:a1]], self.profile[b0:b1][self.usable[b0:b1]]
+        else:
+            s = self.s_mm
+            a_lo, a_hi, b_lo, b_hi = (float(b[index]) for b in self._bounds)
+            above = self.profile[self.usable & (s > a_lo) & (s <= a_hi)]
+            below = self.profile[self.usable & (s >= b_lo) & (s < b_hi)]
+        return tuple(_mean_or_none(v) if v.size >= self._min_count else None  # type: ignore[return-value]
+                     for v in (above, below))
 
     def at(self, index: int) -> CompromiseResult:
         """Compromise of the section ``index`` (see :func:`compromise_at`)."""

@@ -6,14 +6,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 from threadpoolctl import ThreadpoolController
 
 from spinedetect.alert import Alert, AlertConfig, LevelFindings, decide_alert
@@ -32,7 +35,7 @@ from spinedetect.labels import CANAL, Label, union_mask
 from spinedetect.measure.centreline import Centreline, fit_centreline, voxel_to_world
 from spinedetect.measure.compromise import CompromiseProfile, CompromiseResult, plateau_run
 from spinedetect.measure.levels import base_level_name, name_vertebrae
-from spinedetect.measure.sections import CrossSections, sample_sections
+from spinedetect.measure.sections import CrossSections, runs, sample_sections
 from spinedetect.measure.vertebrae import (
     HEIGHT_BINS,
     BoneCoordinates,
@@ -47,6 +50,7 @@ from spinedetect.measure.vertebrae import (
     split_vertebrae,
     voxels_of,
 )
+from spinedetect.outputs.study_pictures import SAGITTAL_PNG, WORST_SECTION_PNG
 
 __all__ = ["MeasureConfig", "MeasurementReport", "measure_labels"]
 
@@ -58,7 +62,18 @@ CANAL_AND_TUMOUR: tuple[Label, ...] = (*CANAL, Label.EPIDURAL_TUMOUR)
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    """Settings of the measurement step (configs/measure.yaml). Lengths in mm, areas in mm², percentages %."""
+    """Settings of the measurement step (configs/measure.yaml). Lengths in mm, areas in mm², percentages %.
+
+    Documented normal ranges, used so that a canal's natural size is not read as a narrowing:
+    ``lumbar_sac_normal_mm2`` -- lumbar dural sac cross-sectional area above 100 mm² is normal, 76-100 mm²
+    relative and below 76 mm² absolute stenosis (Schönström N, Bolender NF, Spengler DM. The
+    pathomorphology of spinal stenosis as seen on CT scans of the lumbar spine. Spine 1985;10:806-811);
+    ``cervical_canal_narrow_ap_mm`` -- a cervical canal AP diameter below 13 mm is narrow (Edwards WC,
+    LaRocca H. Spine 1983;8:20-27); ``cervical_cord_normal_mm2`` -- healthy cervical cord area is about
+    60-90 mm² (Spinal Cord Toolbox normative data; De Leener B et al., NeuroImage 2017;145:24-43).
+    ``min_lesion_volume_mm3`` / ``min_tumour_volume_mm3`` (100 mm³) are the inference's own minimum piece
+    volumes (MODEL_CARD.md, ``inference.min_lesion_mm3`` / ``min_tumour_mm3``): smaller pieces are noise.
+    """
 
     step_mm: float = 1.0                       # arc-length step between cross-sections (<= 1 mm)
     smooth_mm: float = 8.0                     # Gaussian kernel of the centreline smoothing
@@ -70,13 +85,18 @@ class MeasureConfig:
     gap_mm: float = 10.0                       # compromise references: start this far from the lesion ...
     length_mm: float = 20.0                    # ... and are this long (Spinal Cord Toolbox)
     min_tumour_area_mm2: float = 1.0           # a section with less epidural tumour counts as free of it
+    min_tumour_volume_mm3: float = 100.0       # epidural tumour pieces (26-connected) smaller than this are ignored
+    min_reference_mm: float = 10.0             # a reference stretch needs this much usable canal / cord
     profile_smooth_mm: float = 5.0             # running mean of the area/diameter profiles along the canal
     narrowed_pct: float = 20.0                 # a section this much below the local median area is abnormal
     narrowed_window_mm: float = 40.0
     collapse_abnormal_pct: float = 20.0        # sections of a vertebra with this height loss are abnormal
     bilsky_cord_intrusion_pct: float = 10.0    # grade 2: tumour fills this much of where the cord should be
+    bilsky_cord_area_loss_pct: float = 15.0    # grade 2: cord area this much below the normal cord next to it
+    bilsky_cord_flattening_pct: float = 20.0   # grade 2: cord AP diameter this much below the normal cord's
     bilsky_no_csf_area_mm2: float = 0.5        # grade 3: no more CSF than this left in the section
     bilsky_min_sections: int = 2               # a level's grade must be reached on this many sections
+    compression_cause_pct: float = 50.0        # a narrowing alerts where this much of the lost canal is tissue
     conus_taper_mm: float = 22.0               # the cord above its tip is tapering: never a cord reference
     canal_end_taper_mm: float = 18.0           # a canal ending in view tapers over this length: not measured
     min_disc_gap_mm: float = 8.0               # disc fragments closer than this are one disc
@@ -84,7 +104,10 @@ class MeasureConfig:
     sacrum_length_factor: float = 1.4
     conus_level: str = "L1"                    # where the conus usually lies (+-1 level): a naming cross-check
     conus_margin_mm: float = 10.0              # canal must continue this far below the cord end to be a conus
-    min_lesion_volume_mm3: float = 5.0
+    min_lesion_volume_mm3: float = 100.0       # osseous lesion pieces smaller than this are not lesions
+    lumbar_sac_normal_mm2: float = 100.0       # lumbar dural sac area above this is normal (Schönström 1985)
+    cervical_canal_narrow_ap_mm: float = 13.0  # cervical canal AP below this is narrow (Edwards & LaRocca 1983)
+    cervical_cord_normal_mm2: float = 60.0     # healthy cervical cord area is at least this (SCT norms, 60-90)
     lesion_blastic_z: float = 1.0
     lesion_lytic_z: float = -1.0
     lesion_mixed_fraction: float = 0.25
@@ -206,7 +229,8 @@ class _Compromise:
     """compromise_at on one profile, computed on demand per cross-section and cached."""
 
     def __init__(self, profile: np.ndarray, s: np.ndarray, abnormal: np.ndarray, cfg: MeasureConfig) -> None:
-        self.profile = CompromiseProfile(profile, s, abnormal, gap_mm=cfg.gap_mm, length_mm=cfg.length_mm)
+        self.profile = CompromiseProfile(profile, s, abnormal, gap_mm=cfg.gap_mm, length_mm=cfg.length_mm,
+                                         min_reference_mm=cfg.min_reference_mm)
         self._cache: dict[int, CompromiseResult | None] = {}
 
     def __getitem__(self, i: int) -> CompromiseResult | None:
@@ -218,54 +242,254 @@ class _Compromise:
         return len(self.profile.profile)
 
 
-def _pct(results: _Compromise, i: int | None) -> float | None:
-    if i is None or results[i] is None:
+def _both_sided_minimum(results: _Compromise, profile: np.ndarray, idx: np.ndarray) -> tuple[int | None, str | None]:
+    """The level's smallest of the sections ``idx`` (at the centre of a flat minimum) where it has normal
+    reference on both sides, or None and why not. One-sided figures are not measured: where the canal
+    ends, widens or the scan stops, one neighbour alone turns natural size into 'compromise'; and a
+    normal section elsewhere in the level does not stand in for its narrowest one."""
+    if len(idx) == 0:
+        return None, None
+    i = int(idx[np.nanargmin(profile[idx])])
+    i = plateau_run(profile, idx, i, 0.01 * profile[i] + 0.5)[0]
+    r = results[i]
+    if r is not None and r.both_sides:
+        return i, None
+    note = r.note if r is not None and r.note else "no normal reference within reach above or below"
+    return None, (f"not measurable: {note}; a figure needs enough normal reference on both sides (here the "
+                  "canal or cord ends, the scan ends, or the segmentation is interrupted within reach)")
+
+
+def _canal_normal(name: str | None, area: np.ndarray, ap: np.ndarray, i: int | None, cfg: MeasureConfig) -> str | None:
+    """Why the canal at section ``i`` of level ``name`` is normal by a documented range (None: no range
+    applies there, or the canal is outside it). Lumbar/sacral levels: dural sac area (Schönström);
+    cervical levels: canal AP (Edwards & LaRocca); thoracic levels have no range here."""
+    if name is None or i is None or not name[:1] in "CLS" or not name[1:].isdigit():
         return None
-    return results[i].pct  # type: ignore[union-attr]
+    if name[0] in "LS" and area[i] > cfg.lumbar_sac_normal_mm2:
+        return (f"dural sac {area[i]:.0f} mm² is above {cfg.lumbar_sac_normal_mm2:g} mm², a normal lumbar size "
+                "(Schönström 1985)")
+    if name[0] == "C" and ap[i] >= cfg.cervical_canal_narrow_ap_mm:
+        return f"canal AP {ap[i]:.1f} mm is not below {cfg.cervical_canal_narrow_ap_mm:g} mm (cervical narrow canal)"
+    return None
 
 
-def _cord_intrusion(sec: CrossSections, abnormal: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
-    """Fraction of the expected cord that epidural tumour occupies, per section (0 where not assessed).
+def _cord_normal(name: str | None, cord: np.ndarray, i: int | None, cfg: MeasureConfig) -> str | None:
+    """Why the cord at section ``i`` is normal by a documented range (cervical cord area; else None)."""
+    if name is None or i is None or name[:1] != "C" or not name[1:].isdigit():
+        return None
+    if cord[i] >= cfg.cervical_cord_normal_mm2:
+        return f"cord {cord[i]:.0f} mm² is within the healthy cervical range (>= {cfg.cervical_cord_normal_mm2:g} mm²)"
+    return None
 
-    The expected cord is the cord mask of the nearest normal cross-section on each side of the abnormal
-    run (same in-plane pixel grid, frames continuous along the centreline); the smaller of the two
-    fractions is kept so a slightly shifted reference does not invent a compression.
+
+def _evidence(res: CompromiseResult | None, why_not: str | None) -> tuple[float | None, str | None]:
+    """The figure the alert may use: the compromise against each side alone (the smaller of the two), only
+    where references stand on both sides and nothing (``why_not``) says the section is normal."""
+    if res is None or res.focal_pct is None:
+        return None, None
+    if why_not:
+        return None, f"no alert from this figure: {why_not}"
+    return res.focal_pct, None
+
+
+#: Tissue that can compress the thecal sac, i.e. take the place of canal lost at a compression.
+_COMPRESSING = np.zeros(256, dtype=bool)
+_COMPRESSING[[Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.DISC, Label.OSSEOUS_LESION,
+              Label.EPIDURAL_TUMOUR]] = True
+
+
+def _unexplained_narrowing(sec: CrossSections, i: int | None, ref_ok: np.ndarray, cfg: MeasureConfig) -> str | None:
+    """Why the canal narrowing at section ``i`` is no compression (None: it may be one).
+
+    The canal of the nearest normal section on each side (same in-plane grid: frames run continuously
+    along the centreline) that is not canal at ``i`` is the canal lost there. A compression puts tissue
+    in its place (epidural tumour, bone, disc); where less than ``compression_cause_pct`` of it is such
+    tissue, the place is unlabelled: the segmentation missed canal (or it is fat), which is no evidence.
     """
-    n = len(sec.s_mm)
-    out = np.zeros(n)
-    if sec.cord_planes is None or sec.tumour_planes is None:
-        return out
-    ref_ok = sec.valid & ~abnormal & (np.nan_to_num(sec.cord_area_mm2) > 0)
-    for i in np.flatnonzero(sec.tumour_touches_cord):
-        fracs = []
-        for side in (-1, 1):
-            j = i
-            while 0 <= j < n and not ref_ok[j]:
-                j += side
-            if 0 <= j < n and abs(sec.s_mm[j] - sec.s_mm[i]) <= cfg.gap_mm + cfg.length_mm:
-                exp = sec.cord_planes[j]
-                fracs.append(np.count_nonzero(exp & sec.tumour_planes[i]) / max(np.count_nonzero(exp), 1))
-        out[i] = min(fracs) if fracs else 0.0
+    if i is None or sec.label_planes is None:
+        return None
+    here = sec.label_planes[i]
+    canal_here = (here == Label.CSF) | (here == Label.CORD)
+    shares = []
+    for j in _nearest_reference(ref_ok, sec.s_mm, i, cfg.gap_mm + cfg.length_mm):
+        lost = ((sec.label_planes[j] == Label.CSF) | (sec.label_planes[j] == Label.CORD)) & ~canal_here
+        if lost.any():
+            shares.append(100.0 * float(_COMPRESSING[here[lost]].mean()))
+    if not shares or np.mean(shares) >= cfg.compression_cause_pct:
+        return None
+    return (f"only {np.mean(shares):.0f} % of the canal lost here (against the normal sections next to it) is "
+            "tumour, bone or disc; the rest is unlabelled, so the segmentation missed canal (or fat): check "
+            "the image")
+
+
+def _grade_section(idx: np.ndarray, grades: np.ndarray, grade: BilskyGrade | None) -> int | None:
+    """The middle one of the sections ``idx`` graded ``grade`` (None: no such section)."""
+    if grade is None or len(idx) == 0:
+        return None
+    hit = idx[grades[idx] == grade.ordinal]
+    return int(hit[len(hit) // 2]) if len(hit) else None
+
+
+def _compression_lead(alert: Alert, findings: list[LevelFindings]) -> str | None:
+    """The alert's lead level where a compression finding (epidural tumour, canal or cord figure) raised
+    it; None where the lead is bone only (collapse, lesions), which the sagittal picture shows."""
+    f = next((x for x in findings if x.name == alert.worst_level), None)
+    if f is None:
+        return None
+    if f.bilsky is not None and f.bilsky.ordinal >= BilskyGrade.G1A.ordinal:
+        return f.name
+    return f.name if f.canal_compromise_pct is not None or f.cord_compression_pct is not None else None
+
+
+def _worst(lead: str | None, levels: list[dict[str, Any]], focus: dict[str, dict[str, int | None]],
+           comp: dict[str, _Compromise], canal_area: np.ndarray, sec: CrossSections,
+           verts: list[Vertebra]) -> dict[str, Any]:
+    """The cross-section the report (and its axial picture) shows: in the level ``lead`` (the alert's lead,
+    where a compression raised it), else anywhere in the named levels. Its largest both-sided canal
+    compromise (at the centre of a flat maximum); where the lead level has none, the section its Bilsky
+    grade or cord figure was read at. Below the last named level the thecal sac tapers to its end, which
+    is anatomy, not narrowing."""
+    s = sec.s_mm
+    span = np.zeros(len(s), dtype=bool)
+    for v in verts:
+        if lead is None or v.name == lead:
+            span |= (s >= v.s_from) & (s < v.s_to)
+    pcts = np.full(len(s), -np.inf)
+    for i in np.flatnonzero(span & sec.valid):
+        r = comp["canal"][int(i)]
+        if r is not None and r.both_sides and r.pct is not None:
+            pcts[i] = r.pct
+    entry = next((lv for lv in levels if lv["name"] == lead), None)
+    if np.isfinite(pcts).any():
+        w = int(np.argmax(pcts))
+        w, w_lo, w_hi = plateau_run(pcts, np.flatnonzero(np.isfinite(pcts)), w, 1.0)
+        basis = "largest canal compromise measured against normal canal on both sides"
+        pct = _r(pcts[w])
+    elif entry is not None:
+        fx = focus.get(lead, {})  # type: ignore[arg-type]
+        w = next((fx[k] for k in ("bilsky", "cord", "size") if fx.get(k) is not None), None)  # type: ignore[misc]
+        if w is None:
+            return {"level": lead, "canal_compromise_pct": None, "position_mm": None, "bilsky": entry["bilsky"],
+                    "reason": "no measurable cross-section at the alert's lead level"}
+        w_lo = w_hi = w
+        basis = "the section the lead level's Bilsky grade or cord figure was read at (no both-sided canal figure)"
+        pct = None
+    else:
+        return {"level": None, "canal_compromise_pct": None, "position_mm": None,
+                "reason": "no cross-section of a named level has normal canal on both sides within reach"}
+    owner = lead if lead is not None else _level_of(float(s[w]), verts)
+    lv = entry or next((x for x in levels if x["name"] == owner), {})
+    ap = comp["canal_ap"][w]
+    cord = comp["cord"][w]
+    return {"level": owner, "basis": basis, "canal_compromise_pct": pct, "s_mm": _r(s[w]),
+            "plateau_s_mm": [_r(s[w_lo]), _r(s[w_hi])], "position_mm": [_r(x, 2) for x in sec.centre_mm[w]],
+            "canal_area_mm2": _r(canal_area[w]),
+            "canal_compromise_ap_pct": _r(ap.pct) if ap is not None and ap.both_sides else None,
+            "cord_compression_pct": _r(cord.pct) if cord is not None and cord.both_sides else None,
+            "bilsky": lv.get("bilsky"), "reason": None,
+            # why a large figure raised no alert (unexplained narrowing, normal size), for the reader
+            "alert_note": (lv.get("null_reasons") or {}).get("canal_alert")}
+
+
+def _with_pictures(alert: Alert, section_level: str | None) -> Alert:
+    """The alert with each reason naming the picture that shows it: every level is on the sagittal
+    picture; the level of the report's worst cross-section (``section_level``) also on the axial one."""
+    reasons = tuple(f"{r} (see {WORST_SECTION_PNG} and {SAGITTAL_PNG})" if r.split(":", 1)[0] == section_level
+                    else f"{r} (see {SAGITTAL_PNG})" for r in alert.reasons)
+    return dataclasses.replace(alert, reasons=reasons)
+
+
+def _nearest_reference(ref_ok: np.ndarray, s: np.ndarray, i: int, reach_mm: float) -> list[int]:
+    """The nearest section with ``ref_ok`` on each side of section ``i`` within ``reach_mm`` (0-2 indices)."""
+    out = []
+    for side in (-1, 1):
+        j = i
+        while 0 <= j < len(s) and not ref_ok[j]:
+            j += side
+        if 0 <= j < len(s) and abs(s[j] - s[i]) <= reach_mm:
+            out.append(j)
     return out
 
 
-def _section_grades(sec: CrossSections, intrusion: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
+def _cord_compressed(sec: CrossSections, cord_ok: np.ndarray, abnormal: np.ndarray, win: int,
+                     cfg: MeasureConfig) -> np.ndarray:
+    """Per section: whether the cord is compressed (bool; False where it cannot be judged).
+
+    Judged on the cord's shape against the full-size cord of the nearest normal sections on each side
+    within ``gap_mm + length_mm``, each side alone (the smaller change, as the cord's size changes from
+    level to level too): flattened when its AP diameter is ``bilsky_cord_flattening_pct`` below; where
+    tumour touches the cord, also when its area is ``bilsky_cord_area_loss_pct`` below or tumour fills
+    ``bilsky_cord_intrusion_pct`` of the nearest normal cord's outline (same in-plane grid in every
+    plane). A cord that tumour does not touch can only be flattened through the sac: a smaller area alone
+    there is the label map's scatter (thick slices), not compression. Area loss and flattening count only
+    beyond twice the coefficient of variation of the normal cord within reach (its own
+    section-to-section scatter). Profiles are running means over ``win`` sections, as for the compromise.
+    Only sections holding the full-size cord (``cord_ok``) next to tumour that reaches the sac are judged.
+    """
+    n = len(sec.s_mm)
+    compressed = np.zeros(n, dtype=bool)
+    has_cord = np.nan_to_num(sec.cord_area_mm2) > 0
+    area = _smooth_profile(np.where(has_cord, sec.cord_area_mm2, np.nan), win)
+    # flattening along the anterior axis, which lies in the image plane of sagittal and axial stacks alike;
+    # the transverse width runs across the thick slices of a sagittal stack and jumps by a slice at a time
+    ap = _smooth_profile(np.where(has_cord, sec.cord_ap_mm, np.nan), win)
+    # a reference's running mean must not reach into the abnormal run, or it would share its loss; the
+    # outline for the intrusion is the nearest normal plane (the frames drift along a curved canal)
+    near_abnormal = np.convolve(abnormal.astype(np.float64), np.ones(win), mode="same") > 0
+    ref_ok = cord_ok & ~near_abnormal & np.isfinite(area)
+    outline_ok = cord_ok & ~abnormal
+    reach = cfg.gap_mm + cfg.length_mm
+    tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
+    # the section itself must hold the full-size cord: a taper or a break is no compression
+    for i in np.flatnonzero(tumour & has_cord & cord_ok & sec.tumour_touches_sac):
+        refs = _nearest_reference(ref_ok, sec.s_mm, i, reach)
+        near = ref_ok & (np.abs(sec.s_mm - sec.s_mm[i]) <= reach)
+        if refs:
+            flat = min((1.0 - ap[i] / ap[j]) * 100.0 for j in refs)
+            if flat >= max(cfg.bilsky_cord_flattening_pct, _scatter_pct(ap[near])):
+                compressed[i] = True
+                continue
+        if not sec.tumour_touches_cord[i]:
+            continue
+        if refs:
+            loss = min((1.0 - area[i] / area[j]) * 100.0 for j in refs)
+            if loss >= max(cfg.bilsky_cord_area_loss_pct, _scatter_pct(area[near])):
+                compressed[i] = True
+                continue
+        if sec.cord_planes is not None and sec.tumour_planes is not None:
+            outlines = _nearest_reference(outline_ok, sec.s_mm, i, reach)
+            filled = [np.count_nonzero(sec.cord_planes[j] & sec.tumour_planes[i])
+                      / max(np.count_nonzero(sec.cord_planes[j]), 1) for j in outlines]
+            compressed[i] = bool(filled) and min(filled) * 100.0 >= cfg.bilsky_cord_intrusion_pct
+    return compressed
+
+
+def _scatter_pct(values: np.ndarray) -> float:
+    """Twice the coefficient of variation (percent) of the finite ``values``: a change smaller than this is
+    within their section-to-section scatter (0 with fewer than three values)."""
+    v = values[np.isfinite(values)]
+    if len(v) < 3 or v.mean() <= 0:
+        return 0.0
+    return float(200.0 * v.std() / v.mean())
+
+
+def _section_grades(sec: CrossSections, compressed: np.ndarray, cfg: MeasureConfig) -> np.ndarray:
     """Bilsky ordinal (0..5 as in BilskyGrade; -1 = no epidural tumour) of every cross-section.
 
-    3: cord present and no CSF left in the section; 2: tumour touches the cord and occupies at least
-    ``bilsky_cord_intrusion_pct`` of where the cord should be (the cord is compressed/deformed); 1c:
-    tumour touches the cord; 1b: tumour touches the thecal sac; 1a: the sac is not reached.
+    By the clinical definition: 3 cord compressed (or encased by tumour) and no CSF left in the section
+    (<= ``bilsky_no_csf_area_mm2``); 2 cord compressed (see :func:`_cord_compressed`: its shape against
+    the normal cord next to it, not mere contact), CSF still visible; 1c tumour touches the cord without
+    compressing it; 1b tumour touches (deforms) the thecal sac; 1a the sac is not reached.
     """
     n = len(sec.s_mm)
     out = np.full(n, -1, dtype=np.int64)
     tumour = np.nan_to_num(sec.tumour_area_mm2) >= cfg.min_tumour_area_mm2
     cord = np.nan_to_num(sec.cord_area_mm2) > 0
     no_csf = cord & (np.nan_to_num(sec.csf_area_mm2) <= cfg.bilsky_no_csf_area_mm2)
-    squeezed = intrusion * 100.0 >= cfg.bilsky_cord_intrusion_pct
     for i in np.flatnonzero(tumour):
-        if no_csf[i]:
+        if no_csf[i] and (compressed[i] or sec.tumour_touches_cord[i]):
             g = BilskyGrade.G3
-        elif sec.tumour_touches_cord[i] and squeezed[i]:
+        elif compressed[i]:
             g = BilskyGrade.G2
         elif sec.tumour_touches_cord[i]:
             g = BilskyGrade.G1C
@@ -284,6 +508,87 @@ def _level_bilsky(idx: np.ndarray, grades: np.ndarray, min_sections: int) -> Bil
     if len(g) == 0:
         return None
     return list(BilskyGrade)[int(g[min(min_sections, len(g)) - 1])]
+
+
+def _drop_small_tumour(labels: np.ndarray, affine: np.ndarray, min_mm3: float) -> tuple[np.ndarray, int]:
+    """``labels`` without the epidural tumour pieces (26-connected) under ``min_mm3``, and how many went.
+
+    Such pieces become background: they were never canal, so the canal's area is unchanged.
+    """
+    tumour = labels == Label.EPIDURAL_TUMOUR
+    if min_mm3 <= 0 or not tumour.any():
+        return labels, 0
+    box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in np.nonzero(tumour))
+    pieces, n = ndimage.label(tumour[box], structure=np.ones((3, 3, 3), dtype=bool))
+    voxel_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
+    small = np.flatnonzero(np.bincount(pieces.ravel())[1:] * voxel_mm3 < min_mm3) + 1
+    if len(small) == 0:
+        return labels, 0
+    out = labels.copy()
+    sub = out[box]
+    sub[np.isin(pieces, small)] = Label.BACKGROUND
+    return out, len(small)
+
+
+def _level_of(s_mm: float, verts: list[Vertebra]) -> str | None:
+    return next((v.name for v in verts if v.s_from <= s_mm < v.s_to), None)
+
+
+def _where(s_lo: float, s_hi: float, verts: list[Vertebra]) -> str:
+    """'s 120-140 mm (T12-L1)': an arc-length stretch and the levels it lies in, for notes."""
+    names = [n for n in (_level_of(s_lo, verts), _level_of(s_hi, verts)) if n]
+    span = "-".join(dict.fromkeys(names))
+    return f"s {s_lo:.0f}-{s_hi:.0f} mm" + (f" ({span})" if span else "")
+
+
+def _canal_gaps(sec: CrossSections, verts: list[Vertebra], notes: list[str]) -> None:
+    """Note every interruption of the canal between two stretches of it (a segmentation the centreline
+    had to leave the canal to follow): the sections next to it were not measured (taper trimming)."""
+    if sec.has_canal is None:
+        return
+    pieces = runs(sec.has_canal)
+    gaps = [_where(sec.s_mm[end], sec.s_mm[start], verts) for (_, end), (start, _) in zip(pieces[:-1], pieces[1:])]
+    if gaps:
+        notes.append(f"implausible segmentation: the canal is interrupted ({', '.join(gaps)}) although it is "
+                     "continuous down to the sac's end; the sections next to each gap are not measured")
+
+
+#: The conus lies at T12-L3 (DESIGN.md "Real anatomy"): a cord below L3 is the cauda equina labelled as cord.
+_BELOW_CONUS = re.compile(r"^(L[4-9]|S\d+)$")
+
+
+def _usable_cord(sec: CrossSections, verts: list[Vertebra], cfg: MeasureConfig, notes: list[str]) -> np.ndarray:
+    """Sections whose cord is the full-size cord (bool): cord labelled, away from every end of it.
+
+    The cord runs from the brain to the conus without a break, so every end of a cord stretch inside the
+    canal (the conus, or a break in the segmentation) tapers over ``conus_taper_mm`` and is never a
+    compression nor a reference; an end at the edge of the field of view does not taper. A cord below
+    L3 is the cauda equina drawn as cord: not measured, and said in the notes.
+    """
+    n = len(sec.s_mm)
+    seen = (sec.cord_planes.any(axis=(1, 2)) if sec.cord_planes is not None
+            else np.nan_to_num(sec.cord_area_mm2) > 0)
+    ok = seen & sec.valid & (np.nan_to_num(sec.cord_area_mm2) > 0)
+    edge = sec.at_edge if sec.at_edge is not None else np.zeros(n, dtype=bool)
+    canal = sec.has_canal if sec.has_canal is not None else seen
+    s = sec.s_mm
+    pieces = runs(seen)
+    for first, last in pieces:
+        if first > 0 and canal[first - 1] and not edge[first]:  # cord starting inside the canal
+            ok[(s >= s[first]) & (s < s[first] + cfg.conus_taper_mm)] = False
+        if last < n - 1 and canal[last + 1] and not edge[last]:  # the conus, or a break
+            ok[(s <= s[last]) & (s > s[last] - cfg.conus_taper_mm)] = False
+    if len(pieces) > 1:
+        breaks = ", ".join(_where(s[a], s[b], verts) for (_, a), (b, _) in zip(pieces[:-1], pieces[1:]))
+        notes.append(f"implausible segmentation: the cord label is interrupted ({breaks}); no cord figures "
+                     f"within {cfg.conus_taper_mm:g} mm of each break")
+    low = [v for v in verts if v.name and _BELOW_CONUS.match(v.name) and seen[(s >= v.s_from) & (s < v.s_to)].any()]
+    if low:
+        notes.append(f"implausible segmentation: cord labelled at {', '.join(str(v.name) for v in low)}, below the "
+                     "conus range (T12-L3): cauda equina roots drawn as cord; no cord figures there")
+        for v in low:
+            ok[(s >= v.s_from) & (s < v.s_to)] = False
+    return ok
 
 
 def _conus(sec: CrossSections, cfg: MeasureConfig) -> float | None:
@@ -332,6 +637,10 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     cfg = config
     labels, affine = _validate(labels, affine, image)
     notes: list[str] = []
+    labels, dropped = _drop_small_tumour(labels, affine, cfg.min_tumour_volume_mm3)
+    if dropped:
+        notes.append(f"{dropped} epidural tumour piece{'s' if dropped > 1 else ''} under "
+                     f"{cfg.min_tumour_volume_mm3:g} mm³ ignored (below the minimum volume of a finding)")
     # The vertebrae need only the centreline, the cross-sections only the centreline and the canal: a
     # second thread lists the bone voxels (and labels the disc pieces) while this one fits the centreline,
     # then splits the vertebrae while this thread samples the cross-sections (both are mostly large
@@ -348,6 +657,11 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         _, _, ca, cl_l = cl.project(canal_xyz)
         dist = np.hypot(ca, cl_l)
         radius = min(cfg.max_radius_mm, float(np.percentile(dist, 99.5)) + cfg.section_margin_mm)
+        stray = int(np.count_nonzero(dist > radius)) * abs(float(np.linalg.det(affine[:3, :3])))
+        if stray >= cfg.min_tumour_volume_mm3:  # label far from the canal (a finding's size): in no section
+            notes.append(f"implausible segmentation: {stray:.0f} mm³ of canal, "
+                         f"cord or tumour label lies more than {radius:.0f} mm from the canal's centreline "
+                         "(outside the spinal canal) and is not measured")
         sec = sample_sections(labels, affine, cl, radius_mm=radius, pixel_mm=cfg.pixel_mm,
                               end_taper_mm=cfg.canal_end_taper_mm)
         cl_ext, bc, verts = vertebrae.result()
@@ -393,12 +707,16 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
     local = _rolling_median(canal_area, s, cfg.narrowed_window_mm)
     with np.errstate(invalid="ignore"):
         abnormal |= canal_area < (1 - cfg.narrowed_pct / 100.0) * local
-    cord_profile = _smooth_profile(np.where(np.nan_to_num(sec.cord_area_mm2) > 0, sec.cord_area_mm2, np.nan), win)
-    if conus is not None:  # the tapering conus is not a compressed cord, nor a reference for one
-        cord_profile[s > conus - cfg.conus_taper_mm] = np.nan
+    _canal_gaps(sec, verts, notes)
+    # only the full-size cord is a compression or a reference: not the conus taper, not a break's ends,
+    # not roots drawn as cord below the conus range
+    cord_ok = _usable_cord(sec, verts, cfg, notes)
+    cord_profile = _smooth_profile(np.where(cord_ok, sec.cord_area_mm2, np.nan), win)
     comp = {"canal": _Compromise(canal_area, s, abnormal, cfg), "canal_ap": _Compromise(canal_ap, s, abnormal, cfg),
             "cord": _Compromise(cord_profile, s, abnormal, cfg)}
-    grades = _section_grades(sec, _cord_intrusion(sec, abnormal, cfg), cfg)
+    compressed = _cord_compressed(sec, cord_ok, abnormal, win, cfg)
+    canal_ref_ok = sec.valid & ~abnormal & np.isfinite(canal_area)
+    grades = _section_grades(sec, compressed, cfg)
 
     # lesions
     if modality is not None and modality not in ("CT", "MR"):
@@ -414,6 +732,7 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
 
     levels: list[dict[str, Any]] = []
     findings: list[LevelFindings] = []
+    focus: dict[str, dict[str, int | None]] = {}  # per level, the section each figure was read at
     for v in verts:
         idx = np.flatnonzero((s >= v.s_from) & (s < v.s_to) & sec.valid)
         why: dict[str, str] = {}
@@ -421,34 +740,53 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
                                  "partial": v.partial, "is_sacrum": v.is_sacrum,
                                  "body_center_mm": ([_r(float(x), 2) for x in bc.xyz[v.body].mean(axis=0)]
                                                     if len(v.body) else None)}
-        i_min = i_ap = i_cord = None
+        i_min, why_canal = _both_sided_minimum(comp["canal"], canal_area, idx)
+        i_ap, why_ap = _both_sided_minimum(comp["canal_ap"], canal_ap, idx)
+        i_cord, why_cord = _both_sided_minimum(comp["cord"], cord_profile, idx[np.isfinite(cord_profile[idx])])
         if len(idx) == 0:
-            why["canal"] = "no measurable cross-section of the canal at this level"
-        else:
-            i_min = int(idx[np.nanargmin(canal_area[idx])])
-            i_min = plateau_run(canal_area, idx, i_min, 0.01 * canal_area[i_min] + 0.5)[0]
-            i_ap = int(idx[np.nanargmin(canal_ap[idx])])
-            cidx = idx[np.isfinite(cord_profile[idx])]
-            if len(cidx):
-                i_cord = int(cidx[np.nanargmin(cord_profile[cidx])])
-            else:
-                why["cord_compression_pct"] = ("no full-size spinal cord at this level (conus taper, below the "
-                                               "conus, or not labelled)")
+            why["canal"] = why_canal = why_ap = ("no measurable cross-section of the canal at this level (the "
+                                                 "sac has ended, or is cut by the field of view)")
+        for key, text in (("canal_compromise_pct", why_canal), ("canal_compromise_ap_pct", why_ap)):
+            if text:
+                why[key] = text
+        if i_cord is None:
+            why["cord_compression_pct"] = (why_cord if why_cord and np.isfinite(cord_profile[idx]).any() else
+                                           "no full-size spinal cord at this level (conus taper, a break in "
+                                           "the cord label, below the conus, or not labelled)")
+        # the level's size where no both-sided figure exists: its smallest measurable section
+        i_size = i_min if i_min is not None else (int(idx[np.nanargmin(canal_area[idx])]) if len(idx) else None)
         c_area = comp["canal"][i_min] if i_min is not None else None
         c_ap = comp["canal_ap"][i_ap] if i_ap is not None else None
         c_cord = comp["cord"][i_cord] if i_cord is not None else None
-        entry["canal_area_mm2"] = _r(canal_area[i_min]) if i_min is not None else None
-        entry["canal_ap_mm"] = _r(canal_ap[i_ap]) if i_ap is not None else None
-        entry["canal_transverse_mm"] = _r(sec.canal_transverse_mm[i_min]) if i_min is not None else None
-        entry["cord_area_mm2"] = _r(cord_profile[i_cord]) if i_cord is not None else None
+        entry["canal_area_mm2"] = _r(canal_area[i_size]) if i_size is not None else None
+        entry["canal_ap_mm"] = _r(canal_ap[i_ap if i_ap is not None else i_size]) if i_size is not None else None
+        entry["canal_transverse_mm"] = _r(sec.canal_transverse_mm[i_size]) if i_size is not None else None
+        cidx = idx[np.isfinite(cord_profile[idx])]
+        i_cord_size = i_cord if i_cord is not None else (int(cidx[np.argmin(cord_profile[cidx])]) if len(cidx) else None)
+        entry["cord_area_mm2"] = _r(cord_profile[i_cord_size]) if i_cord_size is not None else None
         entry["canal_compromise_pct"] = _r(c_area.pct) if c_area is not None else None
+        entry["canal_compromise_focal_pct"] = _r(c_area.focal_pct) if c_area is not None else None
+        entry["canal_reference_mm2"] = ([_r(c_area.reference_above), _r(c_area.reference_below)]
+                                        if c_area is not None else None)
         entry["canal_compromise_ap_pct"] = _r(c_ap.pct) if c_ap is not None else None
         entry["cord_compression_pct"] = _r(c_cord.pct) if c_cord is not None else None
-        for key, res in (("canal_compromise_pct", c_area), ("canal_compromise_ap_pct", c_ap),
-                         ("cord_compression_pct", c_cord)):
-            if res is not None and res.note:
-                why[key] = res.note
-        entry["worst_position_mm"] = ([_r(x, 2) for x in sec.centre_mm[i_min]] if i_min is not None else None)
+        entry["cord_compression_focal_pct"] = _r(c_cord.focal_pct) if c_cord is not None else None
+        entry["worst_position_mm"] = ([_r(x, 2) for x in sec.centre_mm[i_size]] if i_size is not None else None)
+        # a documented normal size speaks against a narrowing without a cause in sight, not against a
+        # sac that epidural tumour deforms
+        normal_size = (None if i_min is None or tumour[i_min] else
+                       _canal_normal(v.name, canal_area, canal_ap, i_min, cfg))
+        canal_evidence, canal_why = _evidence(c_area, normal_size
+                                              or _unexplained_narrowing(sec, i_min, canal_ref_ok, cfg))
+        # extradural compression deforms the sac before the cord: a thin cord in a normal sac without
+        # tumour or collapse is a thin cord label (or atrophy), not compression
+        cord_evidence, cord_why = _evidence(c_cord, _cord_normal(v.name, cord_profile, i_cord, cfg) or (
+            None if i_cord is None or abnormal[i_cord] else
+            "the sac around this cord is not narrowed and holds no tumour (no compressing cause)"))
+        if canal_why:
+            why["canal_alert"] = canal_why
+        if cord_why:
+            why["cord_alert"] = cord_why
         grade = _level_bilsky(idx, grades, cfg.bilsky_min_sections)
         grade_why = (f"highest grade on >= {cfg.bilsky_min_sections} cross-sections with epidural tumour"
                      if grade is not None else "no epidural tumour at this level")
@@ -506,36 +844,24 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
         entry["lesion_count"] = len(lv_lesions)
         entry["null_reasons"] = why
         levels.append(entry)
+        focus[entry["name"]] = {"canal": i_min, "cord": i_cord, "size": i_size,
+                                "bilsky": _grade_section(idx, grades, grade)}
         findings.append(LevelFindings(name=v.name or f"V{v.index + 1}",  # type: ignore[arg-type]
-                                      canal_compromise_pct=entry["canal_compromise_pct"],
-                                      cord_compression_pct=entry["cord_compression_pct"],
+                                      canal_compromise_pct=_r(canal_evidence),
+                                      cord_compression_pct=_r(cord_evidence),
                                       bilsky=grade, genant=entry["genant"], osseous_lesions=len(lv_lesions),
                                       sins_partial=sins["partial_total"] if sins else None))
     alert = decide_alert(findings, alert_config)
     log.debug("measured %d levels (%s, confidence %.2f), %d lesions, alert %s", len(levels), naming.rule,
               naming.confidence, len(lesions), alert.level.value)
 
-    # worst cross-section over the canal of the named levels: below the last one the thecal sac tapers to
-    # its end, which is anatomy, not narrowing
-    in_levels = np.zeros(len(s), dtype=bool)
-    for v in verts:
-        in_levels |= (s >= v.s_from) & (s < v.s_to)
-    pcts = np.array([-np.inf if not in_levels[i] or (x := _pct(comp["canal"], i)) is None else x
-                     for i in range(len(s))])
-    worst: dict[str, Any]
-    if np.isfinite(pcts).any():
-        w = int(np.argmax(pcts))
-        w, w_lo, w_hi = plateau_run(pcts, np.flatnonzero(np.isfinite(pcts)), w, 1.0)
-        owner = next((v.name for v in verts if v.s_from <= s[w] < v.s_to), None)
-        worst = {"level": owner, "canal_compromise_pct": _r(pcts[w]), "s_mm": _r(s[w]),
-                 "plateau_s_mm": [_r(s[w_lo]), _r(s[w_hi])],
-                 "position_mm": [_r(x, 2) for x in sec.centre_mm[w]],
-                 "canal_area_mm2": _r(canal_area[w]),
-                 "canal_compromise_ap_pct": _r(_pct(comp["canal_ap"], w)),
-                 "cord_compression_pct": _r(_pct(comp["cord"], w)), "reason": None}
-    else:
-        worst = {"level": None, "canal_compromise_pct": None, "position_mm": None,
-                 "reason": "no cross-section of a named level has normal canal within reach above or below"}
+    if not any(lv["canal_compromise_pct"] is not None for lv in levels) and verts:
+        extent = _r(float(np.ptp(s[sec.valid])) if sec.valid.any() else 0.0)
+        notes.append(f"no level has normal canal on both sides within reach (the canal in view is {extent} mm "
+                     f"long; each reference is {cfg.length_mm:g} mm of normal canal starting {cfg.gap_mm:g} mm "
+                     "away): compromise not measurable")
+    worst = _worst(_compression_lead(alert, findings), levels, focus, comp, canal_area, sec, verts)
+    alert = _with_pictures(alert, worst.get("level"))
 
     les_out = [{"level": les.level, "site": les.site, "type": les.type, "type_reason": les.type_reason,
                 "volume_mm3": _r(les.volume_mm3), "body_involvement_pct": _r(les.body_involvement_pct),
@@ -546,15 +872,27 @@ def _measure(labels: np.ndarray, affine: np.ndarray, image: np.ndarray | None, c
                           f"sampling on {cfg.pixel_mm} mm pixels",
         "canal_compromise_pct": "(1 - m_i / mean(m_above, m_below)) x 100, m = canal area (running mean over "
                                 f"{cfg.profile_smooth_mm} mm) at the level's smallest cross-section; references = normal canal {cfg.length_mm} mm long starting "
-                                f"{cfg.gap_mm} mm beyond the abnormal run (Spinal Cord Toolbox)",
+                                f"{cfg.gap_mm} mm beyond the abnormal run (Spinal Cord Toolbox); each needs >= "
+                                f"{cfg.min_reference_mm} mm of usable canal and both are required, else not measurable",
+        "canal_compromise_focal_pct": "(1 - m_i / min(m_above, m_below)) x 100: the section against each side alone; "
+                                      "the figure the alert uses, only where the size is outside the documented "
+                                      f"normal range (lumbar sac > {cfg.lumbar_sac_normal_mm2} mm², Schönström; "
+                                      f"cervical AP >= {cfg.cervical_canal_narrow_ap_mm} mm) and >= "
+                                      f"{cfg.compression_cause_pct} % of the lost canal is tumour, bone or disc",
         "canal_compromise_ap_pct": "same formula on the canal's AP length through its lateral centre",
-        "cord_compression_pct": "same formula on the spinal cord area (MSCC-style)",
+        "cord_compression_pct": "same formula on the full-size spinal cord area (MSCC-style): not within "
+                                f"{cfg.conus_taper_mm} mm of an end of the cord inside the canal (conus, a break) "
+                                "nor below L3; the alert uses it against each side alone and only where the "
+                                "section is abnormal (tumour, collapse, narrowed sac)",
         "abnormal_sections": "touched by epidural tumour, in a collapsed vertebra (height loss >= "
                              f"{cfg.collapse_abnormal_pct} %), or {cfg.narrowed_pct} % below the local median",
-        "bilsky": "per cross-section with epidural tumour: 3 cord and no CSF (<= "
-                  f"{cfg.bilsky_no_csf_area_mm2} mm²); 2 tumour touches the cord and fills >= "
-                  f"{cfg.bilsky_cord_intrusion_pct} % of the cord outline of the nearest normal sections; 1c tumour touches the cord; 1b tumour touches the thecal "
-                  f"sac; 1a sac not reached. Level grade: highest reached on >= {cfg.bilsky_min_sections} sections",
+        "bilsky": "per cross-section with epidural tumour (pieces >= "
+                  f"{cfg.min_tumour_volume_mm3} mm³): cord compressed = its area >= {cfg.bilsky_cord_area_loss_pct} % "
+                  f"or its AP diameter >= {cfg.bilsky_cord_flattening_pct} % below the full-size cord of the "
+                  f"nearest normal sections, or tumour in >= {cfg.bilsky_cord_intrusion_pct} % of that cord's outline; "
+                  f"3 cord compressed or encased and no CSF (<= {cfg.bilsky_no_csf_area_mm2} mm²); 2 cord compressed, "
+                  "CSF visible; 1c tumour touches the cord; 1b tumour touches the thecal sac; 1a sac not reached. "
+                  f"Level grade: highest reached on >= {cfg.bilsky_min_sections} sections",
         "genant": "largest of anterior/middle/posterior height loss vs heights expected from up to two "
                   "complete neighbours on each side (line through them, a collapsed outlier dropped); heights "
                   "are means in AP bins over the central half of the body, the loss profile fitted by a line and "

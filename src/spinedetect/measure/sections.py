@@ -16,7 +16,7 @@ import numpy as np
 from spinedetect.labels import Label
 from spinedetect.measure.centreline import Centreline
 
-__all__ = ["CrossSections", "sample_sections", "strip_areas", "strip_area", "OUTSIDE"]
+__all__ = ["CrossSections", "sample_sections", "strip_areas", "strip_area", "runs", "OUTSIDE"]
 
 #: Value given to plane pixels outside the image grid.
 OUTSIDE = 255
@@ -32,6 +32,11 @@ class CrossSections:
     ``tumour_touches_cord`` / ``tumour_touches_sac`` whether tumour pixels are adjacent (4-neighbours in the
     plane) to cord / to thecal sac (CSF or cord) pixels. ``cord_planes`` / ``tumour_planes`` (n, h, w) keep
     the sampled cord and tumour masks (rows anterior, columns lateral; the same pixel grid in every plane).
+    ``has_canal`` marks the planes holding any canal
+    (valid or not) and ``at_edge`` those whose canal or tumour touches the field of view's edge, so a
+    caller can tell an interrupted canal (planes without canal between planes with it) from its end.
+    ``label_planes`` (n, h, w) uint8 keeps every sampled label (``OUTSIDE`` beyond the image), so a
+    caller can ask what took the place of canal lost at a narrowing.
     """
 
     s_mm: np.ndarray
@@ -49,6 +54,9 @@ class CrossSections:
     pixel_mm: float
     cord_planes: np.ndarray | None = None
     tumour_planes: np.ndarray | None = None
+    has_canal: np.ndarray | None = None
+    at_edge: np.ndarray | None = None
+    label_planes: np.ndarray | None = None
 
 
 def _shift_or(m: np.ndarray) -> np.ndarray:
@@ -88,16 +96,26 @@ def _trim_ends(valid: np.ndarray, area: np.ndarray, end_fraction: float) -> None
             valid[i] = False
 
 
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of every run of True in the 1-D ``mask``, in order."""
+    edge = np.diff(np.r_[0, np.asarray(mask, dtype=np.int8), 0])
+    return list(zip(np.flatnonzero(edge == 1).tolist(), (np.flatnonzero(edge == -1) - 1).tolist()))
+
+
 def _trim_taper(valid: np.ndarray, edge: np.ndarray, has_canal: np.ndarray, s: np.ndarray, taper_mm: float) -> None:
-    """Where the canal ends inside the field of view, its last ``taper_mm`` taper: invalidate them."""
-    idx = np.flatnonzero(has_canal)
-    if len(idx) == 0 or taper_mm <= 0:
+    """Where the canal ends inside the field of view, its last ``taper_mm`` taper: invalidate them.
+
+    Every end counts, also where the canal is interrupted (the segmentation misses a stretch, or the
+    centreline leaves the canal): both sides of such a gap are ends whose sections cut a cap, not the
+    canal's normal size.
+    """
+    if taper_mm <= 0:
         return
-    first, last = idx[0], idx[-1]
-    if not edge[first]:
-        valid[s < s[first] + taper_mm] = False
-    if not edge[last]:
-        valid[s > s[last] - taper_mm] = False
+    for first, last in runs(has_canal):
+        if not edge[first]:
+            valid[(s >= s[first]) & (s < s[first] + taper_mm)] = False
+        if not edge[last]:
+            valid[(s <= s[last]) & (s > s[last] - taper_mm)] = False
 
 
 def _chord_integral(alpha: np.ndarray, beta: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
@@ -199,6 +217,7 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
     valid = np.zeros(n, dtype=bool)
     cord_planes = np.zeros((n,) + ya.shape, dtype=bool)
     tumour_planes = np.zeros((n,) + ya.shape, dtype=bool)
+    label_planes = np.zeros((n,) + ya.shape, dtype=np.uint8)
     # plane axes and centres in voxel coordinates: vox = base + ya * va + xl * vl
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     thick = int(np.argmax(spacing))
@@ -221,6 +240,7 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
             if ax == thick:
                 strip = v
         lab = np.where(inside, flat[lin], OUTSIDE)
+        label_planes[sl] = lab
         csf = lab == Label.CSF
         cord = lab == Label.CORD
         tum = lab == Label.EPIDURAL_TUMOUR
@@ -274,4 +294,5 @@ def sample_sections(labels: np.ndarray, affine: np.ndarray, centreline: Centreli
         cord_area_mm2=res["cord"], cord_ap_mm=res["cord_ap"], csf_area_mm2=res["csf"],
         tumour_area_mm2=res["tum"], tumour_touches_cord=touch & valid,
         tumour_touches_sac=touch_sac & valid,
-        pixel_mm=pixel_mm, cord_planes=cord_planes, tumour_planes=tumour_planes)
+        pixel_mm=pixel_mm, cord_planes=cord_planes, tumour_planes=tumour_planes,
+        has_canal=has_canal, at_edge=at_edge, label_planes=label_planes)
