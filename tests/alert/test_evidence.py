@@ -47,3 +47,10 @@ def test_reasons_say_both_sides_and_missing_figures_raise_nothing():
     assert alert.reasons == ("T11: canal area 55 % below the normal canal on both sides",)
     assert decide_alert([LevelFindings("L1", bilsky=None, osseous_lesions=0)]).level is AlertLevel.NONE
     assert decide_alert([LevelFindings("L1", bilsky=BilskyGrade.G1C)]).level is AlertLevel.WATCH
+
+
+def test_worklist_row_carries_how_sure_the_level_names_are():
+    rep = {**_report({"level": "none", "worst_level": None, "reasons": []}, {"level": None}, []),
+           "naming": {"rule": "lumbosacral", "confidence": 0.45}}
+    assert _result_from_report(StudyInput("k", "src"), rep, None, 1.0).naming_confidence == 0.45
+    assert _result_from_report(StudyInput("k", "src"), {"alert": {}}, None, 1.0).naming_confidence is None

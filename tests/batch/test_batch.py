@@ -163,6 +163,11 @@ def test_review_page_order_and_privacy(batch_run, phantom_batch):
     rank = {"urgent": 0, "failed": 1, "watch": 2, "none": 3}
     assert [rank[a] for a in rows.alerts] == sorted(rank[a] for a in rows.alerts)
     assert rows.alerts[0] == "urgent" and rows.images == 6
+    # how sure each study's level names are travels report.json -> study.json -> the page
+    for key_dir in (work / "out").glob("*/study.json"):
+        confidence = json.loads((key_dir.parent / "report.json").read_text())["naming"]["confidence"]
+        assert json.loads(key_dir.read_text())["naming_confidence"] == confidence
+        assert (f"level names: confidence {confidence:.2f}" in page) or confidence <= 0
     any_dicom = next((phantom_batch[0] / "site0" / "exam").iterdir())
     ds = pydicom.dcmread(any_dicom, stop_before_pixels=True)
     secrets = [str(ds.PatientName), str(ds.PatientID)]

@@ -127,6 +127,7 @@ class StudyResult:
     reasons: list[str] = field(default_factory=list)
     patient: str | None = None
     finished_utc: str | None = None
+    naming_confidence: float | None = None  # report.json naming.confidence: how sure the level names are
 
 
 @dataclass
@@ -230,7 +231,8 @@ def _result_from_report(inp: StudyInput, report: dict[str, Any], series: str | N
         pct = entry.get("canal_compromise_pct")
     return StudyResult(inp.key, inp.source, "ok", series=series, alert=alert.get("level"), worst_level=level,
                        canal_compromise_pct=pct, bilsky=entry.get("bilsky"),
-                       seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])))
+                       seconds=round(seconds, 2), reasons=list(alert.get("reasons", [])),
+                       naming_confidence=(report.get("naming") or {}).get("confidence"))
 
 
 def _series_text(inp: StudyInput) -> str | None:
@@ -321,7 +323,8 @@ def _finish(inp: StudyInput, volume: Volume, labels: Volume, output: Path, cfg: 
     record = {"key": inp.key, "source": inp.source, "status": "ok", "series": result.series,
               "modality": volume.modality, "alert": result.alert, "worst_level": result.worst_level,
               "canal_compromise_pct": result.canal_compromise_pct, "bilsky": result.bilsky,
-              "reasons": result.reasons, "seconds": result.seconds, "notes": notes, "files": written,
+              "reasons": result.reasons, "naming_confidence": result.naming_confidence,
+              "seconds": result.seconds, "notes": notes, "files": written,
               "model": {k: model_info.get(k) for k in ("model_sha256", "source", "step")},
               "made_with": _made_with(model_info, cfg),
               "spinedetect": __version__, "finished_utc": _now()}
@@ -382,7 +385,7 @@ def _from_record(inp: StudyInput, record: dict[str, Any], cfg: BatchConfig) -> S
                        worst_level=record.get("worst_level"), canal_compromise_pct=record.get("canal_compromise_pct"),
                        bilsky=record.get("bilsky"), seconds=record.get("seconds"),
                        reasons=list(record.get("reasons", [])), patient=_patient_label(inp, cfg),
-                       finished_utc=record.get("finished_utc"))
+                       finished_utc=record.get("finished_utc"), naming_confidence=record.get("naming_confidence"))
 
 
 def _process(todo: list[StudyInput], model: SegmentationModel, output: Path, cfg: BatchConfig, workers: int,
@@ -519,7 +522,7 @@ def _write_batch_files(output: Path, skipped: list[SkippedInput], results: list[
             key=r.key, status=r.status, alert_level=AlertLevel(r.alert) if r.alert else None,
             worst_level=r.worst_level, canal_compromise_pct=r.canal_compromise_pct, bilsky=r.bilsky,
             reasons=tuple(r.reasons), series=r.series, overlays=overlays, error=r.error,
-            patient_label=r.patient if cfg.show_identity else None))
+            patient_label=r.patient if cfg.show_identity else None, naming_confidence=r.naming_confidence))
     write_review_page(entries, output / "index.html",
                       subtitle=f"spinedetect {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     provenance = {"spinedetect": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
