@@ -63,7 +63,7 @@ def _write(path: Path, array: np.ndarray, affine: np.ndarray) -> None:
     nib.save(nib.Nifti1Image(array, affine), str(path))
 
 
-def _hand_made_study(tmp_path: Path) -> tuple[RealStudy, Path, dict]:
+def _hand_made_study(tmp_path: Path, second_name: str = "L3?") -> tuple[RealStudy, Path, dict]:
     """A 2 mm grid with two bodies (truth ids 1, 2 = L1, L2), a 2-piece lesion and a tumour of known size."""
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
     truth = np.zeros((20, 20, 40), np.int16)
@@ -82,7 +82,7 @@ def _hand_made_study(tmp_path: Path) -> tuple[RealStudy, Path, dict]:
     centre = lambda k0, k1: [19.0, 19.0, float(k0 + k1 - 1)]  # world mm of the box centre (2 mm voxels)
     report = {"alert": {"level": "watch", "worst_level": "L1", "reasons": ["L1: 1 osseous lesion"]},
               "levels": [{"name": "L1", "body_center_mm": centre(25, 35), "canal_compromise_pct": 12.5},
-                         {"name": "L3?", "body_center_mm": centre(5, 15), "canal_compromise_pct": None}],
+                         {"name": second_name, "body_center_mm": centre(5, 15), "canal_compromise_pct": None}],
               "lesions": [{}], "naming": {"rule": "sacrum", "confidence": 0.4}}
     (out / "report.json").write_text(json.dumps(report))
     study = RealStudy("case", "real-mri-vb", "MR", tmp_path / "case_img.nii.gz",
@@ -102,6 +102,14 @@ def test_score_study_counts_what_the_outputs_show(tmp_path: Path) -> None:
     # body ∪ lesion: 1500 body voxels found of 2000, and the 2 lesion voxels outside the truth
     assert sc.dice["vertebral_body+osseous_lesion"] == pytest.approx(2 * 1500 / (1502 + 2000), abs=1e-4)
     assert sc.seconds == 1.5
+
+
+@pytest.mark.parametrize(("second", "unnamed", "unmarked"), [("V2", 1, 0), ("L3", 0, 1), ("L2", 0, 0)])
+def test_generic_names_are_unnamed_and_wrong_names_unmarked(tmp_path: Path, second: str, unnamed: int,
+                                                          unmarked: int) -> None:
+    sc = score_study(*_hand_made_study(tmp_path, second))
+    assert (sc.levels_unnamed, sc.levels_wrong_unmarked) == (unnamed, unmarked)
+    assert sc.levels_right == (2 if second == "L2" else 1)
 
 
 def test_failed_study_is_scored_as_failed(tmp_path: Path) -> None:
@@ -139,6 +147,11 @@ def test_evaluate_real_runs_the_batch_and_scores_it(shared_data: Path, tmp_path:
     assert doc["totals"]["studies"] == 2
     assert (out / "infer" / "index.html").is_file() and (out / "real_scans.md").is_file()
     assert "real scans: 2 studies" in capsys.readouterr().out
+    # scoring the same outputs again without the pipeline gives the same figures
+    (out / "real_scans.json").unlink()
+    assert evaluate_main(["--real", str(shared_data), "--studies", "VB3_02,tptbox_ct", "--out", str(out),
+                          "--rescore"]) == 0
+    assert json.loads((out / "real_scans.json").read_text())["totals"] == doc["totals"]
 
 
 def test_evaluate_refuses_real_with_pred(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,6 +34,9 @@ def get_parser() -> CommandParser:
     parser.add_argument("--device", default="cpu", help="with --real: cpu, auto or cuda[:N] (default: cpu)")
     parser.add_argument("--studies", default=None, metavar="NAMES",
                         help="with --real: comma-separated study names or globs (default: all), e.g. 'VB3_*,sct_t2'")
+    parser.add_argument("--rescore", action="store_true",
+                        help="with --real: score the outputs of an earlier run in OUT/infer again, without running "
+                             "the pipeline")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="output folder (default: <pred>_evaluation beside the prediction folder; with "
                              "--real: real-scans-evaluation)")
@@ -55,7 +58,7 @@ def _run_real(args: argparse.Namespace) -> int:
         argv += ["--model", args.model] if args.model else []
         return infer.main(argv + (["--no-progress"] if args.no_progress else []))
 
-    scores, t = evaluate_real(args.real, out, run_infer,
+    scores, t = evaluate_real(args.real, out, None if args.rescore else run_infer,
                               select=lambda st: any(fnmatch.fnmatch(st.name, p) for p in patterns))
     print(f"real scans: {t['studies']} studies ({t['failed']} failed): {t['urgent']} urgent, {t['watch']} watch, "
           f"{t['none']} none (all are false alarms: every study is metastasis-free)")
@@ -64,7 +67,9 @@ def _run_real(args: argparse.Namespace) -> int:
           f"{t['tumour_mm3']:.0f} mm3 in {t['studies_with_tumour']} studies")
     if t["levels_known"]:
         print(f"  level naming: {t['levels_right']} of {t['levels_known']} known vertebrae right "
-              f"({t['levels_right_pct']} %), {t['levels_wrong_unmarked']} wrong names not marked uncertain")
+              f"({t['levels_right_pct']} %), {t['levels_unnamed']} left unnamed (V1..Vn), "
+              f"{t['levels_wrong_unmarked']} wrong names not marked uncertain; by collection: "
+              + ", ".join(f"{c} {r}/{k}" for c, (r, k) in t["levels_by_collection"].items()))
     for key, value in t["dice_mean"].items():
         print(f"  Dice {key}: {value:.3f} (n={t['dice_n'][key]})")
     print(f"  time: {t['seconds_total']} s, {t['seconds_mean']} s per study")

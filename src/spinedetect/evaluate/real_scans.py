@@ -13,6 +13,7 @@ label file says what. :func:`stage_inputs` copies each image into its own folder
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -229,6 +230,7 @@ class StudyScore:
     levels_known: int = 0
     levels_found: int = 0
     levels_right: int = 0
+    levels_unnamed: int = 0
     levels_wrong_unmarked: int = 0
     level_pairs: list[tuple[str, str | None]] = field(default_factory=list)
     naming_rule: str | None = None
@@ -287,6 +289,11 @@ def _dice(study: RealStudy, labels: np.ndarray, affine: np.ndarray) -> dict[str,
     return out
 
 
+def _is_generic(name: str) -> bool:
+    """V1..Vn: the pipeline numbered the bodies without naming them (no anchor): not a wrong name."""
+    return re.fullmatch(r"V\d+", name) is not None
+
+
 def _strip_mark(name: str | None) -> str | None:
     return name.rstrip("?") if name else name
 
@@ -317,8 +324,9 @@ def score_study(study: RealStudy, folder: Path | None, record: dict[str, Any] | 
         sc.levels_known = len(sc.level_pairs)
         sc.levels_found = sum(p is not None for _, p in sc.level_pairs)
         sc.levels_right = sum(_strip_mark(p) == k for k, p in sc.level_pairs)
-        sc.levels_wrong_unmarked = sum(p is not None and _strip_mark(p) != k and not p.endswith("?")
-                                       for k, p in sc.level_pairs)
+        sc.levels_unnamed = sum(p is not None and _is_generic(p) for _, p in sc.level_pairs)
+        sc.levels_wrong_unmarked = sum(p is not None and not _is_generic(p) and _strip_mark(p) != k
+                                       and not p.endswith("?") for k, p in sc.level_pairs)
     sc.dice = _dice(study, labels, affine)
     sc.seconds = record.get("seconds")
     return sc
@@ -349,6 +357,10 @@ def summarise(scores: Sequence[StudyScore]) -> dict[str, Any]:
         "tumour_pieces": sum(s.tumour_pieces for s in ok), "tumour_mm3": round(sum(s.tumour_mm3 for s in ok), 1),
         "levels_known": known, "levels_found": sum(s.levels_found for s in ok), "levels_right": right,
         "levels_right_pct": round(100.0 * right / known, 1) if known else None,
+        "levels_by_collection": {c: [sum(s.levels_right for s in ok if s.collection == c),
+                                     sum(s.levels_known for s in ok if s.collection == c)]
+                                 for c in sorted({s.collection for s in ok if s.levels_known})},
+        "levels_unnamed": sum(s.levels_unnamed for s in ok),
         "levels_wrong_unmarked": sum(s.levels_wrong_unmarked for s in ok),
         "dice_mean": {k: _mean(v) for k, v in sorted(dice.items())},
         "dice_n": {k: len(v) for k, v in sorted(dice.items())},
@@ -375,8 +387,8 @@ def render_markdown(scores: Sequence[StudyScore], totals: dict[str, Any]) -> str
              f"{t['studies_with_lesion']} studies; false epidural tumour: {t['tumour_pieces']} pieces, "
              f"{t['tumour_mm3']:.0f} mm³ in {t['studies_with_tumour']} studies",
              f"- level naming: {t['levels_right']} of {t['levels_known']} known vertebrae right "
-             f"({_f(t['levels_right_pct'])} %), {t['levels_found']} found, {t['levels_wrong_unmarked']} wrong "
-             "names not marked uncertain",
+             f"({_f(t['levels_right_pct'])} %), {t['levels_found']} found, {t['levels_unnamed']} left unnamed "
+             f"(V1..Vn), {t['levels_wrong_unmarked']} wrong names not marked uncertain",
              f"- time: {_f(t['seconds_total'])} s in all, {_f(t['seconds_mean'], 2)} s per study", "",
              "| mean Dice | n | Dice |", "|---|---|---|"]
     lines += [f"| {k} | {t['dice_n'][k]} | {_f(v, 3)} |" for k, v in t["dice_mean"].items()]
@@ -407,22 +419,30 @@ def records_by_study(infer_dir: Path, staged: dict[str, str]) -> dict[str, tuple
     return {name: by_folder.get(folder, (None, None)) for name, folder in staged.items()}
 
 
-def evaluate_real(root: str | Path, out: Path, run_infer: Callable[[Path, Path], int],
+def evaluate_real(root: str | Path, out: Path, run_infer: Callable[[Path, Path], int] | None,
                   select: Callable[[RealStudy], bool] = lambda s: True) -> tuple[list[StudyScore], dict[str, Any]]:
     """Stage the real studies, run ``run_infer(input_dir, infer_dir)`` on them as one batch, score and write.
 
     Writes ``out/real_scans.json`` and ``out/real_scans.md``; the batch's own outputs (review page
-    included) stay in ``out/infer``.
+    included) stay in ``out/infer``. With ``run_infer`` None the outputs of an earlier run in
+    ``out/infer`` are scored again (a change to the scoring, not to the pipeline).
     """
     studies = [s for s in real_catalogue(root) if select(s)]
     if not studies:
         raise InputError("No real study matches the selection", expected="at least one study",
                          found="none", hint="Check --studies")
-    staged = stage_inputs(studies, out / "input")
     infer_dir = out / "infer"
-    if infer_dir.exists():
-        shutil.rmtree(infer_dir)
-    run_infer(out / "input", infer_dir)
+    if run_infer is None:
+        if not (infer_dir / "manifest.json").is_file():
+            raise InputError(f"No earlier run in {infer_dir}", expected="infer/manifest.json of an earlier "
+                             "'spinedetect evaluate --real' run", found="none",
+                             hint="Run without --rescore first")
+        staged = {st.name: st.name for st in studies}
+    else:
+        staged = stage_inputs(studies, out / "input")
+        if infer_dir.exists():
+            shutil.rmtree(infer_dir)
+        run_infer(out / "input", infer_dir)
     records = records_by_study(infer_dir, staged)
     scores = [score_study(st, *records[st.name]) for st in studies]
     totals = summarise(scores)
