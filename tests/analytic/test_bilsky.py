@@ -35,23 +35,17 @@ CANAL_TOLERANCE_PCT = 3.0
 CORD_TOLERANCE_PCT = 5.0  # the cord is a fifth of the canal's area: its sampling error is larger
 
 
-@pytest.mark.parametrize("grid", ["iso0.7-short", "sag3.5x0.6-short"])
-@pytest.mark.parametrize("grade", list(C.BILSKY))
-def test_bilsky_level_canal_compromise(grade: str, grid: str) -> None:
-    """Truth: the sac area left beside the tumour (closed forms, cases.BILSKY_CANAL_PCT) vs the normal sac."""
-    spine = C.BILSKY[grade]
-    level = level_near(measured(spine, GRIDS[grid]), body_centre_world(spine, 0))
-    truth = C.BILSKY_CANAL_PCT[grade]
-    got = level["canal_compromise_pct"]
-    assert got is not None and abs(got - truth) <= CANAL_TOLERANCE_PCT, f"truth {truth:.1f} %; {summary(level)}"
+#: (report key, truth table from closed forms, tolerance in percentage points) of each figure checked
+_FIGURES = {"canal": ("canal_compromise_pct", C.BILSKY_CANAL_PCT, CANAL_TOLERANCE_PCT),  # sac left vs normal sac
+            "cord": ("cord_compression_pct", C.BILSKY_CORD_PCT, CORD_TOLERANCE_PCT)}  # flattened vs normal cord
 
 
 @pytest.mark.parametrize("grid", ["iso0.7-short", "sag3.5x0.6-short"])
-@pytest.mark.parametrize("grade", list(C.BILSKY_CORD))
-def test_bilsky_cord_compression(grade: str, grid: str) -> None:
-    """Truth: the flattened cord's ellipse area vs the normal cord's (cases.BILSKY_CORD_PCT)."""
+@pytest.mark.parametrize(("figure", "grade"), [("canal", g) for g in C.BILSKY] + [("cord", g) for g in C.BILSKY_CORD])
+def test_bilsky_level_figures(figure: str, grade: str, grid: str) -> None:
+    """Truth: the level's canal compromise and cord compression from the shapes' closed-form areas."""
+    key, table, tolerance = _FIGURES[figure]
     spine = C.BILSKY[grade]
     level = level_near(measured(spine, GRIDS[grid]), body_centre_world(spine, 0))
-    truth = C.BILSKY_CORD_PCT[grade]
-    got = level["cord_compression_pct"]
-    assert got is not None and abs(got - truth) <= CORD_TOLERANCE_PCT, f"truth {truth:.1f} %; {summary(level)}"
+    got = level[key]
+    assert got is not None and abs(got - table[grade]) <= tolerance, f"truth {table[grade]:.1f} %; {summary(level)}"
