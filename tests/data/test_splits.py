@@ -33,3 +33,24 @@ def test_inconsistent_split_is_refused(tmp_path):
     path.write_text(json.dumps(bad))
     with pytest.raises(ConfigError, match="inconsistent"):
         load_split(path)
+
+
+REAL_SCANS = SPLIT.with_name("real_scans.json")
+
+
+def test_real_scans_split_keeps_the_vb_split():
+    scans, vb = load_split(REAL_SCANS), load_split(SPLIT)
+    for subset in ("train", "validation", "test"):
+        assert [c for c in scans[subset] if c.startswith("VB")] == vb[subset], subset
+    assert scans["groups"] == vb["groups"]
+    assert [c for c in scans["train"] if not c.startswith("VB")] == ["sct_t1w", "example_ct"]
+    never = {"sct_t2", "example_ct_dicom", "example_mr_sm", "tptbox_mri", "tptbox_ct", "sct_t2_lumbar"}
+    assert never <= set(scans["test"])
+
+
+def test_real_scans_split_names_the_evaluated_studies(shared_data):
+    from spinedetect.evaluate.real_scans import real_catalogue
+
+    scans = load_split(REAL_SCANS)
+    listed = sorted(scans["train"] + scans["validation"] + scans["test"])
+    assert sorted(st.name for st in real_catalogue(shared_data)) == listed

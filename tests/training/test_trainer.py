@@ -44,3 +44,31 @@ def test_loss_decreases_on_tiny_boxes(tiny_root, tmp_path):
     train(tiny_config(tiny_root, steps=30, validate_every=0, checkpoint_every=100), tmp_path, device="cpu",
           on_step=lambda info: losses.append(info.loss))
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+
+
+def test_init_weights_starts_from_parent_with_fresh_optimiser(tiny_root, tmp_path):
+    import dataclasses
+    import hashlib
+
+    import pytest
+
+    from spinedetect.errors import ConfigError
+
+    parent = train(tiny_config(tiny_root, steps=2, validate_every=0), tmp_path / "p", device="cpu")
+    parent_file = tmp_path / "p" / "checkpoints" / "last.pt"
+    cfg = tiny_config(tiny_root, steps=3, validate_every=0, checkpoint_every=1, keep_checkpoints=1)
+    frozen = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=0.0))  # lr 0: weights stay the parent's
+    child = train(frozen, tmp_path / "c", device="cpu", init_weights=parent_file)
+    a, b = _weights(parent.model), _weights(child.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    payload = load_checkpoint(tmp_path / "c" / "checkpoints" / "last.pt")
+    assert payload["parent"]["sha256"] == hashlib.sha256(parent_file.read_bytes()).hexdigest()
+    assert payload["parent"]["step"] == 2 and payload["step"] == 3
+    assert max(s["step"] for s in payload["optimizer"]["state"].values()) == 3  # the child's own 3 steps only
+    assert sorted(p.name for p in (tmp_path / "c" / "checkpoints").glob("step_*.pt")) == ["step_0000003.pt"]
+    resumed = train(tiny_config(tiny_root, steps=4, validate_every=0), tmp_path / "c", device="cpu",
+                    resume=tmp_path / "c" / "checkpoints" / "last.pt")
+    assert resumed.step == 4
+    assert load_checkpoint(tmp_path / "c" / "checkpoints" / "last.pt")["parent"] == payload["parent"]
+    with pytest.raises(ConfigError, match="one of them"):
+        train(cfg, tmp_path / "x", device="cpu", resume=parent_file, init_weights=parent_file)

@@ -20,6 +20,9 @@ def get_parser() -> CommandParser:
     parser.add_argument("--config", required=True, type=Path, help="training YAML, e.g. configs/train/default.yaml")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
     parser.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
+    parser.add_argument("--init-weights", type=Path, default=None, metavar="CKPT",
+                        help="start from this checkpoint's network weights (fine-tuning: fresh optimiser and "
+                             "schedule; its sha256 is recorded as the parent)")
     parser.add_argument("--out", type=Path, default=Path("out/train"), help="output folder (default out/train)")
     parser.add_argument("--steps", type=int, default=None, help="override optim.steps")
     parser.add_argument("--max-minutes", type=float, default=None, help="override max_minutes (stop early)")
@@ -55,7 +58,8 @@ def _run(args: argparse.Namespace) -> int:
             bar.set_postfix(loss=f"{info.loss:.4f}", patches_per_s=f"{info.patches_per_s:.2f}")
 
     try:
-        result = train(config, args.out, device=args.device, resume=args.resume, on_step=on_step)
+        result = train(config, args.out, device=args.device, resume=args.resume,
+                       init_weights=args.init_weights, on_step=on_step)
     finally:
         if bar is not None:
             bar.close()

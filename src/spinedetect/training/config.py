@@ -13,7 +13,7 @@ from typing import Literal
 from spinedetect.model.network import NetworkConfig
 from spinedetect.preprocess.transforms import PreprocessConfig
 
-__all__ = ["SourceKind", "SourceConfig", "AugmentConfig", "OptimConfig", "InferenceConfig", "TrainConfig"]
+__all__ = ["SourceKind", "REAL_KINDS", "SourceConfig", "AugmentConfig", "OptimConfig", "InferenceConfig", "TrainConfig"]
 
 
 class SourceKind(str, enum.Enum):
@@ -28,6 +28,10 @@ class SourceKind(str, enum.Enum):
     PHANTOM = "phantom"
 
 
+#: Sources of the shared data's real scans, all free of metastasis.
+REAL_KINDS: frozenset[SourceKind] = frozenset({SourceKind.REAL_MRI_VB, SourceKind.REAL_CORD, SourceKind.REAL_CT})
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One data source: a folder (``root``) or phantoms (``count`` from ``first_seed``).
@@ -35,7 +39,9 @@ class SourceConfig:
     ``split_file`` + ``subset`` select cases by a split JSON; ``cases`` lists ids explicitly (both empty:
     every case). ``weight`` is this source's share of the sampled training patches. Phantoms use the
     phantom YAML ``phantom_config`` (empty: the generator's defaults) with its modality replaced by
-    ``phantom_modality`` where that is set.
+    ``phantom_modality`` where that is set. ``lesion_free`` (real-* sources only: the shared data's real
+    scans hold no metastasis) trains osseous lesion and epidural tumour as known absent on this source
+    (:func:`spinedetect.data.shared.lesion_free_mapping`); false keeps them unannotated there.
     """
 
     kind: SourceKind = SourceKind.PHANTOM
@@ -48,8 +54,13 @@ class SourceConfig:
     phantom_config: str = ""
     phantom_modality: Literal["", "MR", "CT"] = ""
     weight: float = 1.0
+    lesion_free: bool = False
 
     def __post_init__(self) -> None:
+        if self.lesion_free and self.kind not in REAL_KINDS:
+            raise ValueError(f"lesion_free is for the metastasis-free real sources "
+                             f"({', '.join(k.value for k in REAL_KINDS)}), not {self.kind.value}: "
+                             "that source may hold lesions (phantoms label theirs)")
         if self.weight <= 0:
             raise ValueError(f"weight must be > 0, got {self.weight}")
         if self.kind is SourceKind.PHANTOM and self.count <= 0:
@@ -113,6 +124,7 @@ class TrainConfig:
 
     ``precision``: "auto" = bf16 autocast on CPUs with native bf16 and AMP on CUDA, else fp32.
     ``max_minutes`` > 0 stops early (with a checkpoint) once that wall-clock time is used.
+    ``keep_checkpoints`` > 0 keeps only that many of the newest step checkpoints (plus last.pt); 0 keeps all.
     """
 
     seed: int = 0
@@ -135,3 +147,4 @@ class TrainConfig:
     validate_every: int = 500
     num_workers: int = 0
     max_minutes: float = 0.0
+    keep_checkpoints: int = 0

@@ -21,7 +21,7 @@ from spinedetect.data.base import Case
 from spinedetect.errors import ConfigError
 from spinedetect.labels import NUM_CLASSES
 from spinedetect.preprocess.transforms import PreprocessConfig, to_model_grid
-from spinedetect.training.config import AugmentConfig, SourceConfig, SourceKind
+from spinedetect.training.config import REAL_KINDS, AugmentConfig, SourceConfig, SourceKind
 from spinedetect.training.losses import encode_target, group_layout
 
 __all__ = ["PreparedCase", "make_adapter", "select_cases", "prepare_case", "load_sources", "PatchDataset",
@@ -65,6 +65,8 @@ def make_adapter(src: SourceConfig) -> DatasetAdapter:
         if src.phantom_modality:
             cfg = dataclasses.replace(cfg, imaging=dataclasses.replace(cfg.imaging, modality=src.phantom_modality))
         return PhantomDataset(src.count, src.first_seed, cfg)
+    if src.kind in REAL_KINDS:
+        return _ADAPTERS[src.kind](Path(src.root), lesion_free=src.lesion_free)
     return _ADAPTERS[src.kind](Path(src.root))
 
 

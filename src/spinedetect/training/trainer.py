@@ -23,7 +23,7 @@ from torch import nn
 
 from spinedetect.config import config_from_mapping, config_to_dict
 from spinedetect.errors import ConfigError
-from spinedetect.model.checkpoint import load_checkpoint, save_checkpoint
+from spinedetect.model.checkpoint import file_sha256, load_checkpoint, save_checkpoint
 from spinedetect.model.network import build_network
 from spinedetect.model.predictor import sliding_window_probs
 from spinedetect.model.runtime import autocast, init_distributed, resolve_precision
@@ -67,11 +67,19 @@ def _poly(total: int, power: float) -> Callable[[int], float]:
 
 
 def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", resume: str | Path | None = None,
+          init_weights: str | Path | None = None,
           on_step: Callable[[StepInfo], None] | None = None) -> TrainResult:
     """Train ``config`` into ``out_dir`` (checkpoints/, metrics.csv, config.json, split.json).
 
     ``resume`` continues from a checkpoint of the same config (its step, weights, optimiser, schedule).
+    ``init_weights`` starts step 0 from another checkpoint's network weights (fine-tuning: fresh optimiser
+    and schedule); its file name and sha256 go into every checkpoint as ``parent``, and a resumed run keeps
+    the parent of the checkpoint it resumes.
     """
+    if resume is not None and init_weights is not None:
+        raise ConfigError("Both resume and init_weights were given", expected="one of them",
+                          found=f"resume={resume}, init_weights={init_weights}",
+                          hint="Resume continues a run (its parent is kept); init_weights starts a new one")
     rank, world, dev = init_distributed(device)
     distributed = world > 1
     precision = resolve_precision(config.precision, dev)
@@ -96,8 +104,11 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _poly(config.optim.steps, config.optim.poly_power))
     scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
     start = 0
+    parent: dict | None = None
     if resume is not None:
-        start = _restore(Path(resume), config, model, optimiser, schedule, scaler)
+        start, parent = _restore(Path(resume), config, model, optimiser, schedule, scaler)
+    elif init_weights is not None:
+        parent = _init_from(Path(init_weights), config, model)
     net: nn.Module = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -157,8 +168,9 @@ def train(config: TrainConfig, out_dir: str | Path, *, device: str = "auto", res
             net.train()
         if rank == 0 and (step % config.checkpoint_every == 0 or done):
             last_ckpt = out / "checkpoints" / f"step_{step:07d}.pt"
-            _save(last_ckpt, model, optimiser, schedule, scaler, step, config, record)
-            _save(out / "checkpoints" / "last.pt", model, optimiser, schedule, scaler, step, config, record)
+            _save(last_ckpt, model, optimiser, schedule, scaler, step, config, record, parent)
+            _save(out / "checkpoints" / "last.pt", model, optimiser, schedule, scaler, step, config, record, parent)
+            _prune(out / "checkpoints", config.keep_checkpoints)
         if out_of_time:
             log.warning("stopping at step %d: max_minutes=%s reached", step, config.max_minutes)
             break
@@ -218,26 +230,55 @@ def _tensorboard(out: Path) -> Any:
 
 
 def _save(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer, schedule: object, scaler: object,
-          step: int, config: TrainConfig, record: dict) -> None:
-    save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimiser.state_dict(),
-                           "scheduler": schedule.state_dict(), "scaler": scaler.state_dict(),  # type: ignore[attr-defined]
-                           "step": step, "config": config_to_dict(config), "split": record})
+          step: int, config: TrainConfig, record: dict, parent: dict | None) -> None:
+    payload = {"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+               "scheduler": schedule.state_dict(), "scaler": scaler.state_dict(),  # type: ignore[attr-defined]
+               "step": step, "config": config_to_dict(config), "split": record}
+    if parent is not None:
+        payload["parent"] = parent
+    save_checkpoint(path, payload)
 
 
-def _restore(path: Path, config: TrainConfig, model: nn.Module, optimiser: torch.optim.Optimizer,
-             schedule: object, scaler: object) -> int:
+def _prune(folder: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` step checkpoints (and their sidecars); 0 keeps every one."""
+    if keep <= 0:
+        return
+    for old in sorted(folder.glob("step_*.pt"))[:-keep]:
+        old.unlink()
+        old.with_name(old.name + ".sha256").unlink(missing_ok=True)
+
+
+def _load_same_network(path: Path, config: TrainConfig) -> dict:
+    """A checkpoint's payload after checking that its network is ``config.network``."""
     payload = load_checkpoint(path)
     saved = config_from_mapping(TrainConfig, payload["config"], source=f"{path} (config)")
     if saved.network != config.network:
         raise ConfigError(f"Checkpoint {path} was trained with another network",
-                          expected=str(config.network), found=str(saved.network))
+                          expected=str(config.network), found=str(saved.network),
+                          hint="Use the network section of the checkpoint's own config")
+    return payload
+
+
+def _init_from(path: Path, config: TrainConfig, model: nn.Module) -> dict:
+    """Load ``path``'s network weights into ``model``; returns the parent record (name, sha256, step)."""
+    payload = _load_same_network(path, config)
+    model.load_state_dict(payload["model"])
+    parent = {"path": path.name, "sha256": file_sha256(path), "state_sha256": payload.get("state_sha256"),
+              "step": payload.get("step")}
+    log.info("starting from the weights of %s (sha256 %s)", path, parent["sha256"])
+    return parent
+
+
+def _restore(path: Path, config: TrainConfig, model: nn.Module, optimiser: torch.optim.Optimizer,
+             schedule: object, scaler: object) -> tuple[int, dict | None]:
+    payload = _load_same_network(path, config)
     model.load_state_dict(payload["model"])
     if "optimizer" in payload:
         optimiser.load_state_dict(payload["optimizer"])
         schedule.load_state_dict(payload["scheduler"])  # type: ignore[attr-defined]
         scaler.load_state_dict(payload["scaler"])  # type: ignore[attr-defined]
     log.info("resumed from %s at step %d", path, payload["step"])
-    return int(payload["step"])
+    return int(payload["step"]), payload.get("parent")
 
 
 def _write_json(path: Path, data: object) -> None:
