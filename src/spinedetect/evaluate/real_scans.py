@@ -31,7 +31,8 @@ from spinedetect.evaluate.truth_sources import TRUTH_MAPPINGS, TruthFormat
 from spinedetect.labels import Label, LabelMapping
 
 __all__ = ["LevelSource", "RealStudy", "StudyScore", "real_catalogue", "known_levels", "stage_inputs",
-           "score_study", "summarise", "render_markdown", "TPTBOX_SUBREG_MAPPING", "LEVEL_MATCH_MM"]
+           "score_study", "summarise", "render_markdown", "records_by_study", "evaluate_real",
+           "TPTBOX_SUBREG_MAPPING", "LEVEL_MATCH_MM"]
 
 _VERTEBRA = (Label.VERTEBRAL_BODY, Label.POSTERIOR_ELEMENTS, Label.OSSEOUS_LESION)
 
@@ -192,8 +193,8 @@ def known_levels(study: RealStudy) -> dict[str, np.ndarray]:
     return _centroids(vert, affine, names)
 
 
-def stage_inputs(studies: Sequence[RealStudy], folder: Path) -> dict[str, str]:
-    """Copy each study's image into ``folder/<name>/`` under a neutral file name; returns name -> folder name.
+def stage_inputs(studies: Sequence[RealStudy], folder: Path) -> None:
+    """Copy each study's image into ``folder/<name>/`` (the study's name is its input folder) under a neutral file name.
 
     The batch reads one study per image file or DICOM series, and skips files whose names look like
     label maps (TPTBox images carry "label" in their names), so every image gets its own plain name.
@@ -208,7 +209,6 @@ def stage_inputs(studies: Sequence[RealStudy], folder: Path) -> dict[str, str]:
             dest.mkdir(parents=True)
             suffix = "".join(st.image.suffixes[-2:]) if st.image.name.endswith(".gz") else st.image.suffix
             shutil.copyfile(st.image, dest / f"image{suffix}")
-    return {st.name: st.name for st in studies}
 
 
 @dataclass
@@ -405,7 +405,7 @@ def render_markdown(scores: Sequence[StudyScore], totals: dict[str, Any]) -> str
     return "\n".join(lines) + "\n"
 
 
-def records_by_study(infer_dir: Path, staged: dict[str, str]) -> dict[str, tuple[Path | None, dict | None]]:
+def records_by_study(infer_dir: Path, names: Sequence[str]) -> dict[str, tuple[Path | None, dict | None]]:
     """study name -> (its output folder, its study.json or failure record) from the batch's manifest."""
     manifest = json.loads((infer_dir / "manifest.json").read_text())
     by_folder: dict[str, tuple[Path | None, dict | None]] = {}
@@ -416,7 +416,7 @@ def records_by_study(infer_dir: Path, staged: dict[str, str]) -> dict[str, tuple
             by_folder[top] = (infer_dir / entry["key"], json.loads(study_json.read_text()))
         else:
             by_folder[top] = (None, entry)
-    return {name: by_folder.get(folder, (None, None)) for name, folder in staged.items()}
+    return {name: by_folder.get(name, (None, None)) for name in names}
 
 
 def evaluate_real(root: str | Path, out: Path, run_infer: Callable[[Path, Path], int] | None,
@@ -437,13 +437,12 @@ def evaluate_real(root: str | Path, out: Path, run_infer: Callable[[Path, Path],
             raise InputError(f"No earlier run in {infer_dir}", expected="infer/manifest.json of an earlier "
                              "'spinedetect evaluate --real' run", found="none",
                              hint="Run without --rescore first")
-        staged = {st.name: st.name for st in studies}
     else:
-        staged = stage_inputs(studies, out / "input")
+        stage_inputs(studies, out / "input")
         if infer_dir.exists():
             shutil.rmtree(infer_dir)
         run_infer(out / "input", infer_dir)
-    records = records_by_study(infer_dir, staged)
+    records = records_by_study(infer_dir, [st.name for st in studies])
     scores = [score_study(st, *records[st.name]) for st in studies]
     totals = summarise(scores)
     doc = {"totals": totals, "studies": [s.to_dict() for s in scores],
